@@ -1,0 +1,29 @@
+# Two commands on a fresh machine (Python 3.11 + pip):
+#   make demo   set up, generate the seeded demo world, run the whole pipeline (dbt build)
+#   make test   set up, run every test (pytest, which also runs dbt build + dbt unit/data tests)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_VARS := {items_path: demo/items.csv.gz}
+
+.PHONY: setup demo test bench experiments clean
+
+setup: $(VENV)/.scalr-installed
+
+$(VENV)/.scalr-installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+demo/events.csv.gz: | setup
+	$(BIN)/python -m scalr.demo_world --out demo
+
+demo: setup demo/events.csv.gz
+	$(BIN)/dbt build --vars '$(DEMO_VARS)'
+
+test: setup
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf target logs demo scalr.duckdb .duckdb_tmp

@@ -1,0 +1,55 @@
+{#- File readers and engine-specific expressions. All DuckDB-only syntax lives in macros like these,
+    dispatched through adapter.dispatch so another engine can provide its own implementation. -#}
+
+{% macro scalr_read_file(path) -%}
+  {{ return(adapter.dispatch('scalr_read_file', 'scalr')(path)) }}
+{%- endmacro %}
+
+{% macro default__scalr_read_file(path) -%}
+  {#- Every column is read as text so ids round-trip exactly (leading zeros, quotes, unicode). -#}
+  {%- if (path | lower).endswith('.parquet') or (path | lower).endswith('.parq') -%}
+    read_parquet('{{ path }}', union_by_name = true, filename = true)
+  {%- else -%}
+    read_csv('{{ path }}', header = true, all_varchar = true, union_by_name = true, filename = true)
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro scalr_file_columns(path) -%}
+  {#- Column names of a file (lower-cased); errors name the variable and the path. -#}
+  {%- if not execute -%}{{ return([]) }}{%- endif -%}
+  {%- set n = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] -%}
+  {%- if n == 0 -%}
+    {{ exceptions.raise_compiler_error("scalr input error: no file matches '" ~ path ~ "' (" ~ (path) ~ " does not exist; check the events_path / items_path var)") }}
+  {%- endif -%}
+  {%- set rel = run_query("describe select * from " ~ scalr_read_file(path) ~ " limit 0") -%}
+  {%- set cols = [] -%}
+  {%- for r in rel.rows -%}{%- do cols.append(r[0] | lower) -%}{%- endfor -%}
+  {{ return(cols) }}
+{%- endmacro %}
+
+{% macro scalr_try_cast(expr, type) -%}
+  {{ return(adapter.dispatch('scalr_try_cast', 'scalr')(expr, type)) }}
+{%- endmacro %}
+{% macro default__scalr_try_cast(expr, type) -%}try_cast({{ expr }} as {{ type }}){%- endmacro %}
+
+{% macro scalr_parse_time(expr, unit) -%}
+  {{ return(adapter.dispatch('scalr_parse_time', 'scalr')(expr, unit)) }}
+{%- endmacro %}
+{% macro default__scalr_parse_time(expr, unit) -%}
+  {%- if unit == 'timestamp' -%} try_cast(trim({{ expr }}) as timestamp)
+  {%- elif unit == 'date' -%} cast(try_cast(trim({{ expr }}) as date) as timestamp)
+  {%- elif unit == 'unix_seconds' -%} make_timestamp(cast(round(try_cast(trim({{ expr }}) as double) * 1000000) as bigint))
+  {%- else -%}{{ exceptions.raise_compiler_error("scalr config error: event_time_unit must be timestamp, date or unix_seconds, got '" ~ unit ~ "'") }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro scalr_add_days(ts_expr, days) -%}
+  {{ return(adapter.dispatch('scalr_add_days', 'scalr')(ts_expr, days)) }}
+{%- endmacro %}
+{% macro default__scalr_add_days(ts_expr, days) -%}({{ ts_expr }} + to_days(cast({{ days }} as integer))){%- endmacro %}
+
+{% macro scalr_ts_literal(value) -%}cast('{{ value }}' as timestamp){%- endmacro %}
+
+{% macro scalr_sql_list(values) -%}
+  {%- for v in values -%}'{{ v | replace("'", "''") }}'{{ "," if not loop.last }}{%- endfor -%}
+{%- endmacro %}

@@ -1,0 +1,33 @@
+{#- Events of the train window [train_start, train_end). Stops the build if the window holds no
+    source or no target event. -#}
+{%- set start = var('train_start') -%}
+{%- set end_ = var('train_end') -%}
+{%- set window_sql -%}
+    event_ts < {{ scalr_ts_literal(end_) }}
+    {%- if start %} and event_ts >= {{ scalr_ts_literal(start) }}{% endif %}
+{%- endset -%}
+{%- if execute -%}
+  {%- set q = "select domain, count(*) filter (where " ~ window_sql ~ "), count(*) from " ~ ref('stg_events') ~ " group by domain" -%}
+  {%- set counts = {} -%}
+  {%- for r in run_query(q).rows -%}{%- do counts.update({r[0]: [r[1], r[2]]}) -%}{%- endfor -%}
+  {%- for d in scalr_domains() -%}
+    {%- set c = counts.get(d, [0, 0]) -%}
+    {%- if c[0] == 0 -%}
+      {{ scalr_fail('int_events_train', "column event_ts: domain '" ~ d ~ "' has 0 of " ~ c[1]
+          ~ " rows in the train window [" ~ (start or '-inf') ~ ", " ~ end_ ~ ") (vars train_start / train_end)") }}
+    {%- endif -%}
+  {%- endfor -%}
+{%- endif -%}
+
+with
+
+events as (
+    select * from {{ ref('stg_events') }}
+),
+
+final as (
+    select * from events
+    where {{ window_sql }}
+)
+
+select * from final

@@ -1,0 +1,89 @@
+{#- The translation P_hat(i|j) (SCALR Eq. 4), one row per (source_domain, source_item, target_item).
+    p_hat  = n_users_ji / n_users_j exactly (denominator: overlap users who have j, unaffected by
+             min_support or the top-N filter).
+    p_norm = the sampling distribution over the kept target items of j (sums to 1 per source item):
+             proportional to n_users_ji, or with var translation_shrinkage = beta > 0 to
+             (n_users_ji + beta * pop_share_i) / (n_users_j + beta), shrinking rare pairs toward
+             target popularity. -#}
+{%- set min_support = var('min_support') or 1 -%}
+{%- set top_n = var('max_targets_per_source') -%}
+{%- set beta = var('translation_shrinkage') or 0 -%}
+
+with
+
+cooccurrence as (
+    select * from {{ ref('int_cooccurrence') }}
+),
+
+target_popularity as (
+    select
+        item_id as target_item,
+        count(*) * 1.0 / sum(count(*)) over () as pop_share
+    from {{ ref('int_user_items') }}
+    where domain_role = 'target'
+    group by item_id
+),
+
+supported as (
+    select * from cooccurrence
+    where n_users_ji >= {{ min_support }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by source_domain, source_item
+            order by n_users_ji desc, target_item
+        ) as support_rank
+    from supported
+),
+
+kept as (
+    select * from ranked
+    {%- if top_n %}
+    where support_rank <= {{ top_n }}
+    {%- endif %}
+),
+
+scored as (
+    select
+        k.source_domain,
+        k.source_item,
+        k.target_item,
+        k.n_users_ji,
+        k.n_users_j,
+        k.n_users_ji * 1.0 / k.n_users_j as p_hat,
+        (k.n_users_ji + {{ beta }} * coalesce(p.pop_share, 0)) / (k.n_users_j + {{ beta }}) as p_score
+    from kept as k
+    left join target_popularity as p on k.target_item = p.target_item
+),
+
+normalised as (
+    select
+        *,
+        p_score / sum(p_score) over (partition by source_domain, source_item) as p_norm,
+        row_number() over (
+            partition by source_domain, source_item
+            order by p_score desc, target_item
+        ) as target_rank,
+        count(*) over (partition by source_domain, source_item) as n_targets
+    from scored
+),
+
+final as (
+    select
+        source_domain,
+        source_item,
+        target_item,
+        n_users_ji,
+        n_users_j,
+        p_hat,
+        p_norm,
+        target_rank,
+        n_targets
+    from normalised
+)
+
+select * from final
+order by source_domain, source_item, target_rank
