@@ -1,0 +1,34 @@
+"""Coverage, support-1 share, top-decile share and bucket TV distance of the synthetic data before
+and after alignment, next to the real data and a deterministic top-1 counterfactual."""
+from scalr.dbt_config import ModelConfig
+from scalr.summary import summarize
+
+_COUNTS = """
+select target_item, count(*) as n_rows, sum(case when n_users_ji = 1 then 1 else 0 end) as n_support1
+from ({rel}) group by target_item order by target_item
+"""
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    c = ModelConfig({
+        "value_buckets": dbt.config.get("value_buckets"),
+        "synthetic_strategy": dbt.config.get("synthetic_strategy"),
+        "alignment": dbt.config.get("alignment"),
+    }, "synthetic_summary")
+    syn, aligned = dbt.ref("synthetic_events"), dbt.ref("synthetic_events_aligned")
+    real, source = dbt.ref("int_target_train_events"), dbt.ref("int_source_events")
+    translation, values = dbt.ref("translation"), dbt.ref("int_target_item_values")
+    top1 = (f"select s.user_id, t.target_item, t.n_users_ji from ({source.sql_query()}) as s "
+            f"join ({translation.sql_query()}) as t on s.source_domain = t.source_domain "
+            "and s.source_item = t.source_item and t.target_rank = 1")
+    real_pos = f"select user_id, item_id as target_item, 0 as n_users_ji from ({real.sql_query()}) where label = 1"
+    stages = {"real": real_pos, "synthetic_events": syn.sql_query(),
+              "synthetic_events_aligned": aligned.sql_query(), "top1_counterfactual": top1}
+    counts = {k: session.sql(_COUNTS.format(rel=q)).df() for k, q in stages.items()}
+    counts["real"]["n_support1"] = 0
+    users = {k: session.sql(f"select count(distinct user_id) from ({q})").fetchall()[0][0] for k, q in stages.items()}
+    out = summarize(counts, users, values.df()[["item_id", "value"]], c.get("value_buckets", 10, int))
+    out["synthetic_strategy"] = c.get("synthetic_strategy", "sample", str)
+    out["alignment"] = c.get("alignment", "bucket", str)
+    return out

@@ -1,0 +1,318 @@
+"""One-command SCALR studies: ``python -m scalr.experiments experiments/food_kitchen.yml``.
+
+Runs dbt once (staging + translation, with the config's ``vars``) into a scratch DuckDB file, then,
+for each ``target_keep_users`` fraction, each configuration and each training seed, calls the same
+scalr functions the dbt Python models call (sampling, alignment, learning, evaluation):
+
+  RQ1 none / top-1 / sampling; RQ2 synthetic volume sweep; RQ3 alignment none / bucket /
+  uniform_positive / positive_negative; RQ4 feature purge, confidence filter, min support,
+  translation shrinkage; a lambda sweep.
+
+Writes DuckDB table ``experiment_results`` (one row per keep x configuration x model x segment x
+seed, plus the heuristics and the leak audits) and ``reports/<name>/report.md`` + PNG plots.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import yaml
+
+from scalr import evaluation as ev
+from scalr import learning as ln
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+# name, study, overrides of DEFAULTS
+STUDIES: list[tuple[str, str, dict]] = [
+    ("baseline", "baseline", {"synthetic": False}),
+    ("top1", "RQ1", {"strategy": "topk", "k": 1}),
+    ("sample", "RQ1", {}),
+    ("volume_0.25", "RQ2", {"ratio": 0.25}),
+    ("volume_0.5", "RQ2", {"ratio": 0.5}),
+    ("volume_2", "RQ2", {"ratio": 2.0}),
+    ("align_none", "RQ3", {"alignment": "none"}),
+    ("align_bucket", "RQ3", {"alignment": "bucket"}),
+    ("align_positive_negative", "RQ3", {"alignment": "positive_negative"}),
+    ("no_purge", "RQ4", {"purge_threshold": None}),
+    ("confidence_0.1", "RQ4", {"min_confidence": 0.1}),
+    ("min_support_2", "RQ4", {"min_support": 2}),
+    ("shrinkage_5", "RQ4", {"shrinkage": 5.0}),
+    ("top1_support_2", "RQ4", {"strategy": "topk", "k": 1, "min_support": 2}),
+    ("lambda_0.1", "lambda", {"lambda": 0.1}),
+    ("lambda_0.3", "lambda", {"lambda": 0.3}),
+    ("lambda_3", "lambda", {"lambda": 3.0}),
+]
+
+DEFAULTS: dict = {
+    "synthetic": True, "strategy": "sample", "k": 3, "temperature": 1.0, "top_p": 1.0,
+    "confidence_weight": "uniform", "min_confidence": 0.0, "min_support": 1, "shrinkage": 0.0,
+    "alignment": "uniform_positive", "ratio": 1.0, "n_buckets": 10, "lambda": 1.0,
+    "purge_threshold": 0.1, "purge_features": [], "negatives_per_positive": 4,
+    "negative_sampler": "uniform", "sampling_seed": 42,
+}
+
+
+@dataclass
+class Data:
+    events: pd.DataFrame  # user_id, item_id, domain, domain_role, event_ts, label
+    train_end: pd.Timestamp
+    eval_end: pd.Timestamp | None
+    train_start: pd.Timestamp | None
+    item_values: pd.DataFrame | None  # item_id, value (target items)
+
+
+def log(msg: str) -> None:
+    print(f"[scalr.experiments {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def run_dbt(cfg: dict, work: Path) -> Path:
+    db = work / "scalr.duckdb"
+    env = dict(os.environ, SCALR_DB=str(db), SCALR_TEMP_DIR=str(work / "tmp"),
+               DBT_PROFILES_DIR=str(PROJECT))
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    cmd = [dbt, "build", "--project-dir", str(PROJECT), "--target-path", str(work / "target"),
+           "--log-path", str(work / "logs"), "--select", "+translation stg_items",
+           "--vars", json.dumps(cfg.get("vars", {}))]
+    t = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=PROJECT)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-5000:] + proc.stderr[-3000:])
+        raise SystemExit(f"dbt build failed (rc {proc.returncode})")
+    log(f"dbt build (staging + translation) done in {time.time() - t:.1f}s -> {db}")
+    return db
+
+
+def load(db: Path, cfg: dict) -> Data:
+    v = cfg.get("vars", {})
+    with duckdb.connect(str(db), read_only=True) as con:
+        events = con.sql("select user_id, item_id, domain, domain_role, event_ts, label from stg_events").df()
+        try:
+            items = con.sql("select item_id, value from stg_items").df()
+        except duckdb.Error:
+            items = None
+    ts = lambda x: None if x in (None, "", "null") else pd.Timestamp(str(x))  # noqa: E731
+    return Data(events, ts(v.get("train_end", "2024-10-01")), ts(v.get("eval_end")), ts(v.get("train_start")),
+                items if items is not None and len(items) else None)
+
+
+class Split:
+    """One target_keep_users world: train events, translation cache, fixed eval sets."""
+
+    def __init__(self, data: Data, keep: float, keep_seed: int, eval_negatives: int, npp: int,
+                 sampler: str, seed: int = 123):
+        e = data.events
+        t = e.event_ts
+        in_train = t < data.train_end
+        if data.train_start is not None:
+            in_train &= t >= data.train_start
+        in_eval = t >= data.train_end
+        if data.eval_end is not None:
+            in_eval &= t < data.eval_end
+        tr = e[in_train]
+        tgt = tr[tr.domain_role == "target"]
+        kept = ln.keep_target_users(tgt.user_id.to_numpy(), keep, keep_seed)
+        self.real = tgt[kept][["user_id", "item_id", "event_ts", "label"]].reset_index(drop=True)
+        self.real_pos = self.real[self.real.label == 1]
+        src = tr[tr.domain_role == "source"]
+        self.source_events = pd.DataFrame({
+            "user_id": src.user_id.to_numpy(), "source_domain": src.domain.to_numpy(),
+            "source_item": src.item_id.to_numpy(), "event_ts": src.event_ts.to_numpy(),
+            "label": src.label.to_numpy().astype(np.int32)}).sort_values(
+            ["user_id", "source_domain", "source_item", "event_ts", "label"], kind="stable").reset_index(drop=True)
+        self.source_pos = self.source_events[self.source_events.label == 1]
+        self.users = pd.Index(np.unique(e.user_id.to_numpy().astype(str)))
+        self.items = pd.Index(np.unique(self.real.item_id.to_numpy().astype(str)))
+        pop = self.real_pos.groupby("item_id").user_id.nunique()
+        if data.item_values is not None:
+            self.item_values = data.item_values
+        else:
+            self.item_values = pd.DataFrame({"item_id": pop.index.astype(str), "value": pop.to_numpy(float)})
+        self._translations: dict = {}
+        # ---- fixed evaluation sets (shared by every configuration and seed) ----
+        evt = e[in_eval & (e.domain_role == "target") & (e.label == 1)]
+        n_eval_pos = len(evt)
+        ni = len(self.items)
+        eu, ei = ln.codes(evt.user_id, self.users), ln.codes(evt.item_id, self.items)
+        self.eval_cold_item_positives = int((ei < 0).sum())
+        ok = ei >= 0
+        eu, ei = eu[ok], ei[ok]
+        pair = np.unique(ln.keys(eu, ei, ni))
+        eu, ei = pair // ni, pair % ni
+        allt = e[e.domain_role == "target"]
+        au, ai = ln.codes(allt.user_id, self.users), ln.codes(allt.item_id, self.items)
+        excl = ln.sorted_keys(au, ai, ni)
+        rng = np.random.default_rng(seed)
+        weights = np.bincount(ln.codes(self.real_pos.item_id, self.items), minlength=ni).astype(float)
+        par, neg = ln.sample_negatives(eu, npp, weights, excl, sampler, rng)
+        self.point = pd.DataFrame({"u": np.r_[eu, eu[par]], "i": np.r_[ei, neg],
+                                   "label": np.r_[np.ones(len(eu)), np.zeros(len(neg))].astype(np.int8)})
+        ru = np.unique(eu)
+        par, neg = ln.sample_negatives(ru, eval_negatives, np.ones(ni), excl, "uniform", rng)
+        self.rank = pd.DataFrame({"u": np.r_[eu, ru[par]], "i": np.r_[ei, neg],
+                                  "label": np.r_[np.ones(len(eu)), np.zeros(len(neg))].astype(np.int8)})
+        self.rank["tiebreak"] = rng.random(len(self.rank))
+        has_target = np.bincount(ln.codes(self.real_pos.user_id, self.users), minlength=len(self.users)) > 0
+        self.segments = pd.Series(np.where(has_target[ru], "warm", "cold"), index=self.users.to_numpy()[ru])
+        self.stats = {"target_keep_users": keep, "real_target_train_events": len(self.real),
+                      "source_train_events": len(self.source_events), "catalog_items": ni,
+                      "eval_positives": n_eval_pos, "eval_positives_on_unseen_items": self.eval_cold_item_positives,
+                      "eval_users": len(ru), "eval_cold_users": int((self.segments == "cold").sum()),
+                      "point_rows": len(self.point), "rank_rows": len(self.rank)}
+
+    def translation(self, min_support: int, shrinkage: float) -> pd.DataFrame:
+        key = (int(min_support), float(shrinkage))
+        if key not in self._translations:
+            src = self.source_pos[["user_id", "source_domain", "source_item"]]
+            self._translations[key] = ln.translate(src, self.real_pos, min_support, shrinkage)
+        return self._translations[key]
+
+
+def to_arrow(df: pd.DataFrame) -> pa.Table:
+    """Arrow table with plain ``string`` columns (pandas 3 strings arrive as large_string)."""
+    t = pa.Table.from_pandas(df, preserve_index=False)
+    return t.cast(pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
+                             for f in t.schema]))
+
+
+def synthesize(split: Split, c: dict) -> tuple[pd.DataFrame | None, dict]:
+    if not c["synthetic"]:
+        return None, {"synthetic_rows": 0}
+    from scalr.alignment import AlignConfig, align_detailed
+    from scalr.sampling import SamplingConfig, sample_synthetic
+    tr = split.translation(c["min_support"], c["shrinkage"])
+    scfg = SamplingConfig(k=int(c["k"]), strategy=c["strategy"], temperature=float(c["temperature"]),
+                          top_p=float(c["top_p"]), seed=int(c["sampling_seed"]),
+                          confidence_weight=c["confidence_weight"], min_confidence=float(c["min_confidence"]))
+    syn = sample_synthetic(to_arrow(split.source_events),
+                           to_arrow(tr), scfg)
+    n_raw = syn.num_rows
+    res = align_detailed(syn, to_arrow(split.real[["user_id", "item_id", "label"]]),
+                         to_arrow(split.item_values[["item_id", "value"]]),
+                         AlignConfig(method=c["alignment"], n_buckets=int(c["n_buckets"]),
+                                     ratio=None if c["ratio"] is None else float(c["ratio"]),
+                                     seed=int(c["sampling_seed"])))
+    info = {"synthetic_rows_raw": n_raw, "synthetic_rows": res.table.num_rows,
+            "tv_before": res.tv_before, "tv_after": res.tv_after}
+    return res.table.to_pandas(), info
+
+
+def run(config_path: str) -> pd.DataFrame:
+    cfg = yaml.safe_load(Path(config_path).read_text())
+    name = cfg.get("name", Path(config_path).stem)
+    out_dir = PROJECT / cfg.get("report_dir", f"reports/{name}")
+    work = out_dir / "work"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    db = Path(cfg["db"]) if cfg.get("db") else run_dbt(cfg, work)
+    data = load(db, cfg)
+    seeds = list(cfg.get("seeds", [0, 1, 2]))
+    keeps = list(cfg.get("target_keep_users", [1.0, 0.3]))
+    defaults = {**DEFAULTS, **cfg.get("defaults", {})}
+    wanted = cfg.get("configurations")
+    studies = [s for s in STUDIES if wanted is None or s[0] in wanted]
+    rank_models = set(cfg.get("lambdarank_configs", ["baseline", "top1", "sample"]))
+    train_kw = cfg.get("train", {})
+    results, audits, splits_info = [], [], []
+    n_total = len(keeps) * len(studies)
+    done = 0
+    for keep in keeps:
+        split = Split(data, keep, int(cfg.get("keep_seed", 7)), int(cfg.get("eval_negatives", 200)),
+                      int(defaults["negatives_per_positive"]), defaults["negative_sampler"])
+        splits_info.append(split.stats)
+        log(f"keep={keep}: " + ", ".join(f"{k}={v}" for k, v in split.stats.items()))
+        base_pred: dict[int, np.ndarray] = {}
+        for cname, study, over in studies:
+            t = time.time()
+            c = {**defaults, **over}
+            syn, info = synthesize(split, c)
+            tr = split.translation(c["min_support"], c["shrinkage"])
+            ctx = ln.build_context(split.real_pos, split.source_pos, tr, syn, split.users, split.items,
+                                   float(c["lambda"]))
+            rows = ln.build_training_rows(ctx, split.real, syn, ln.RowsConfig(
+                int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"])))
+            feats = list(ln.FEATURES)
+            if syn is not None:
+                audit = ln.leak_audit(rows, feats, c["purge_features"], c["purge_threshold"])
+                feats = [f for f in feats if f not in audit.purged]
+                a = audit.table.assign(keep=keep, config=cname, adversarial_auc_model=audit.adversarial_auc)
+                audits.append(a)
+            # eval features: one call for the point and rank sets
+            pu = np.r_[split.point.u.to_numpy(), split.rank.u.to_numpy()]
+            pi = np.r_[split.point.i.to_numpy(), split.rank.i.to_numpy()]
+            F = pd.DataFrame(ctx.features(pu, pi))
+            npnt = len(split.point)
+            point = split.point.assign(user_id=split.users.to_numpy()[split.point.u.to_numpy()])
+            rank = split.rank.assign(user_id=split.users.to_numpy()[split.rank.u.to_numpy()],
+                                     item_id=split.rank.i.to_numpy())
+            if cname == "baseline":  # heuristics, scored on the same eval sets
+                for h, col in (("popularity", "item_pop"), ("translation_score", "xdomain_sum"),
+                               ("item_item", "cf_real")):
+                    p2 = point.assign(score=F[col].to_numpy()[:npnt])
+                    r2 = rank.assign(score=F[col].to_numpy()[npnt:])
+                    m = ev.evaluate(p2, r2, "score", None, split.segments, catalog_size=len(split.items),
+                                    prob=False, n_boot=int(cfg.get("n_boot", 200)))
+                    results.append(m.assign(keep=keep, config=f"heuristic:{h}", study="heuristic",
+                                            model="heuristic", seed=-1))
+            models = ["binary"] + (["lambdarank"] if cname in rank_models else [])
+            for seed in seeds:
+                for obj in models:
+                    model = ln.train_model(rows, feats, ln.TrainConfig(objective=obj, seed=seed, **train_kw))
+                    s_all = ln.predict(model, F, feats)
+                    p2 = point.assign(score=s_all[:npnt])
+                    r2 = rank.assign(score=s_all[npnt:])
+                    if obj == "binary":
+                        if cname == "baseline":
+                            base_pred[seed] = s_all[:npnt]
+                        p2["baseline"] = base_pred.get(seed, s_all[:npnt])
+                    m = ev.evaluate(p2, r2, "score", "baseline" if obj == "binary" else None, split.segments,
+                                    catalog_size=len(split.items), prob=obj == "binary",
+                                    n_boot=int(cfg.get("n_boot", 200)), seed=seed)
+                    results.append(m.assign(keep=keep, config=cname, study=study, model=obj, seed=seed,
+                                            features=",".join(feats), n_trees=model.best_iteration or model.num_trees(),
+                                            train_rows=len(rows), **info))
+            done += 1
+            last = next(r for r in reversed(results) if r.model.iat[0] == "binary").iloc[0]
+            log(f"[{done}/{n_total}] keep={keep} {cname:<24s} syn={info.get('synthetic_rows', 0):>7d} "
+                f"rows={len(rows):>8d} purged={[f for f in ln.FEATURES if f not in feats]} "
+                f"relNE(all)={last.get('rel_ne_pct', float('nan')):+.2f}% {time.time() - t:.1f}s")
+    res = pd.concat(results, ignore_index=True)
+    aud = pd.concat(audits, ignore_index=True) if audits else pd.DataFrame()
+    res_db = Path(cfg.get("results_db", out_dir / "experiments.duckdb"))
+    if not res_db.is_absolute():
+        res_db = PROJECT / res_db
+    with duckdb.connect(str(res_db)) as con:
+        con.register("r", res)
+        con.sql("create or replace table experiment_results as select * from r")
+        if len(aud):
+            con.register("a", aud)
+            con.sql("create or replace table leak_audit_results as select * from a")
+        con.register("s", pd.DataFrame(splits_info))
+        con.sql("create or replace table experiment_splits as select * from s")
+    runtime = time.time() - t0
+    from scalr.report import write_report
+    write_report(res, aud, pd.DataFrame(splits_info), out_dir, name, config_path, runtime)
+    log(f"done in {runtime:.0f}s: {len(res)} result rows -> {res_db} (table experiment_results), "
+        f"report {out_dir / 'report.md'}")
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("config", help="experiments/*.yml")
+    run(ap.parse_args(argv).config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,539 @@
+"""Downstream learning for SCALR: features, negative sampling, training rows, LightGBM, leak audit.
+
+Everything is vectorized (numpy / scipy.sparse / Arrow); there is no Python loop over rows.
+
+Row layout. A *row* is a (user, target item) pair with a label. Real rows are the real target
+train events (positives, and real negatives where the events carry ``label = 0``) plus sampled
+negatives; synthetic rows are the (aligned) synthetic events plus negatives drawn by the same
+sampler. ``sample_weight`` is 1 for real rows and ``synthetic_lambda * weight`` for synthetic rows
+(a synthetic negative inherits its positive's weight).
+
+Features (``FEATURES``) are computed by one function, ``FeatureContext.features``, for every row
+(real, synthetic, validation and evaluation) and never from the row's own (user, item) cell:
+every item- or pair-level statistic is *leave-one-out*: the row's own cell (u, i) is removed from
+the counts before the feature is read. User-level features are constant over a user's rows (so
+they cannot separate a user's positives from their negatives). See ``FEATURE_DOCS``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import scipy.sparse as sp
+
+NEGATIVE_SAMPLERS = ("uniform", "popularity")
+
+FEATURE_DOCS: dict[str, str] = {
+    "item_pop": "log1p(#users with a real target train event on the item), leave-one-out (the row's user removed).",
+    "item_pop_synth": "log1p(synthetic weight mass on the item over all users), leave-one-out (the row's own cell removed).",
+    "user_n_target": "log1p(#distinct real target train items of the user); constant over the user's rows; 0 = target-cold.",
+    "user_n_source": "log1p(#distinct source train items of the user); constant over the user's rows.",
+    "user_n_synth": "log1p(synthetic weight mass of the user); constant over the user's rows.",
+    "cf_real": "log1p(item-item score on real target train events): sum over the user's other real items i' of "
+               "#other users with both i and i' (leave-one-out: the user's own co-occurrences removed).",
+    "cf_all": "log1p(item-item score on real + synthetic events, synthetic cells weighted min(1, lambda*w)): "
+              "sum_{i' != i} H[u,i'] * (C[i',i] - H[u,i'] H[u,i]), C = H^T H; the personalisation channel.",
+    "cf_all_norm": "cf_all score / sqrt((item mass of i without u + 1) * (user mass without i + 1)): a cosine-like version.",
+    "xdomain_sum": "sum over the user's source items j of P_hat(i|j) with the user's own (j, i) co-occurrence "
+                   "removed. Derived from P_hat: the leak candidate for synthetic rows (drawn from P_hat).",
+    "xdomain_cnt": "log1p(#source items j of the user with a (j, i) pair supported by another user).",
+}
+FEATURES: tuple[str, ...] = tuple(FEATURE_DOCS)
+
+
+# --------------------------------------------------------------------------------------------
+# encoding helpers
+# --------------------------------------------------------------------------------------------
+
+def as_pandas(t: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(t, pd.DataFrame):
+        return t
+    if hasattr(t, "read_all"):
+        t = t.read_all()
+    return t.to_pandas()
+
+
+def codes(values: Any, index: pd.Index) -> np.ndarray:
+    """Integer position of each value in ``index`` (-1 where absent)."""
+    return index.get_indexer(pd.Index(np.asarray(values, dtype=object))).astype(np.int64)
+
+
+def keys(u: np.ndarray, i: np.ndarray, n_items: int) -> np.ndarray:
+    return u.astype(np.int64) * np.int64(n_items) + i.astype(np.int64)
+
+
+def in_sorted(query: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Vectorized membership of ``query`` in a sorted unique int64 array."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(query), bool)
+    pos = np.searchsorted(sorted_keys, query)
+    pos = np.minimum(pos, len(sorted_keys) - 1)
+    return sorted_keys[pos] == query
+
+
+def sparse_indicator(u: np.ndarray, i: np.ndarray, shape: tuple[int, int],
+                     values: np.ndarray | None = None, agg: str = "max") -> sp.csr_matrix:
+    """CSR matrix with one cell per distinct (u, i); duplicates aggregated by max or sum."""
+    ok = (u >= 0) & (i >= 0)
+    u, i = u[ok], i[ok]
+    v = np.ones(len(u)) if values is None else np.asarray(values, float)[ok]
+    if agg == "sum":
+        m = sp.csr_matrix((v, (u, i)), shape=shape)
+        m.sum_duplicates()
+        return m
+    k = keys(u, i, shape[1])
+    order = np.lexsort((-v, k))
+    k, v = k[order], v[order]
+    first = np.r_[True, k[1:] != k[:-1]]
+    k, v = k[first], v[first]
+    return sp.csr_matrix((v, (k // shape[1], k % shape[1])), shape=shape)
+
+
+def pair_values(m: sp.csr_matrix, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """m[u, i] for many pairs at once (0 where the cell is empty)."""
+    m = m.tocsr()
+    m.sum_duplicates()
+    m.sort_indices()
+    row_of = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    k = row_of * np.int64(m.shape[1]) + m.indices.astype(np.int64)
+    q = keys(u, i, m.shape[1])
+    pos = np.minimum(np.searchsorted(k, q), max(len(k) - 1, 0))
+    if len(k) == 0:
+        return np.zeros(len(q))
+    return np.where(k[pos] == q, m.data[pos], 0.0)
+
+
+def pair_product(a: sp.csr_matrix, b: sp.csr_matrix, u: np.ndarray, i: np.ndarray,
+                 chunk_rows: int = 1024) -> np.ndarray:
+    """(a @ b)[u, i] for many pairs without materialising a @ b: rows of ``a`` in chunks."""
+    out = np.zeros(len(u))
+    if len(u) == 0:
+        return out
+    a = a.tocsr()
+    b = b.tocsr()
+    rows = np.unique(u)
+    for start in range(0, len(rows), chunk_rows):  # loop over row *chunks*, not rows
+        block = rows[start:start + chunk_rows]
+        sel = np.isin(u, block)
+        local = np.searchsorted(block, u[sel])
+        prod = (a[block] @ b).tocsr()
+        out[sel] = pair_values(prod, local, i[sel])
+    return out
+
+
+def sorted_keys(u: np.ndarray, i: np.ndarray, n_items: int) -> np.ndarray:
+    ok = (u >= 0) & (i >= 0)
+    return np.unique(keys(u[ok], i[ok], n_items))
+
+
+# --------------------------------------------------------------------------------------------
+# negative sampling
+# --------------------------------------------------------------------------------------------
+
+def sample_negatives(parent_user: np.ndarray, n_per_parent: int, item_weights: np.ndarray,
+                     exclude: np.ndarray, sampler: str, rng: np.random.Generator,
+                     max_rounds: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """``n_per_parent`` negative items for each parent row.
+
+    parent_user: user code of each parent row; item_weights: popularity of each catalog item
+    (used by ``sampler='popularity'``; items with weight 0 are never drawn by it);
+    exclude: sorted int64 keys ``user * n_items + item`` that must never be drawn (every item the
+    user interacted with). Rejection sampling, redrawing only the rejected cells, vectorized.
+    Returns (parent_index, item) of the accepted negatives; cells still rejected after
+    ``max_rounds`` (a user who interacted with almost the whole catalog) are dropped.
+    """
+    if sampler not in NEGATIVE_SAMPLERS:
+        raise ValueError(f"negative_sampler must be one of {NEGATIVE_SAMPLERS}, got {sampler!r}")
+    n_items = len(item_weights)
+    n = len(parent_user) * int(n_per_parent)
+    parent = np.repeat(np.arange(len(parent_user), dtype=np.int64), int(n_per_parent))
+    if n == 0 or n_items == 0:
+        return parent[:0], parent[:0]
+    if sampler == "uniform":
+        p = None
+    else:
+        w = np.asarray(item_weights, float)
+        p = w / w.sum()
+    item = np.full(n, -1, np.int64)
+    todo = np.arange(n)
+    users = np.asarray(parent_user, np.int64)[parent]
+    for _ in range(max_rounds):  # rounds of rejection, each vectorized over all pending cells
+        if len(todo) == 0:
+            break
+        draw = rng.choice(n_items, size=len(todo), p=p)
+        bad = in_sorted(keys(users[todo], draw, n_items), exclude)
+        item[todo[~bad]] = draw[~bad]
+        todo = todo[bad]
+    ok = item >= 0
+    return parent[ok], item[ok]
+
+
+def keep_target_users(user_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask: which users keep their target train events (the rest become target-cold).
+    Depends only on the set of user ids and the seed (not on their order)."""
+    if fraction >= 1:
+        return np.ones(len(user_ids), bool)
+    uniq = np.unique(np.asarray(user_ids, dtype=object).astype(str))
+    r = np.random.default_rng(seed).random(len(uniq))
+    kept = pd.Index(uniq[r < fraction])
+    return kept.get_indexer(pd.Index(np.asarray(user_ids, dtype=object).astype(str))) >= 0
+
+
+# --------------------------------------------------------------------------------------------
+# translation (mirror of models/marts/translation.sql, used by the experiments runner when the
+# train data change, e.g. with target_keep_users < 1)
+# --------------------------------------------------------------------------------------------
+
+def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
+              shrinkage: float = 0.0) -> pd.DataFrame:
+    """P_hat(i|j) from distinct (user, source_domain, source_item) and (user, item) train positives
+    of overlap users. Same columns and semantics as the translation mart."""
+    s = source[["user_id", "source_domain", "source_item"]].drop_duplicates()
+    t = target[["user_id", "item_id"]].drop_duplicates()
+    overlap = pd.Index(np.intersect1d(s.user_id.unique().astype(str), t.user_id.unique().astype(str)))
+    s = s[s.user_id.isin(overlap)]
+    t = t[t.user_id.isin(overlap)]
+    skey = (s.source_domain + "\x1f" + s.source_item).to_numpy()
+    src_idx = pd.Index(np.unique(skey))
+    tgt_idx = pd.Index(np.unique(t.item_id.to_numpy().astype(str)))
+    S = sparse_indicator(codes(s.user_id, overlap), codes(skey, src_idx), (len(overlap), len(src_idx)))
+    T = sparse_indicator(codes(t.user_id, overlap), codes(t.item_id, tgt_idx), (len(overlap), len(tgt_idx)))
+    C = (S.T @ T).tocoo()
+    n_j = np.asarray(S.sum(axis=0)).ravel()
+    pop = np.asarray(T.sum(axis=0)).ravel()
+    pop_share = pop / max(pop.sum(), 1)
+    out = pd.DataFrame({"j": C.row, "i": C.col, "n_users_ji": C.data.astype(np.int64)})
+    out = out[out.n_users_ji >= max(int(min_support or 1), 1)]
+    out["n_users_j"] = n_j[out.j].astype(np.int64)
+    out["p_hat"] = out.n_users_ji / out.n_users_j
+    score = (out.n_users_ji + shrinkage * pop_share[out.i]) / (out.n_users_j + shrinkage)
+    out["p_norm"] = score / score.groupby(out.j).transform("sum")
+    out["_score"] = score
+    sk = src_idx.to_numpy()[out.j.to_numpy()]
+    parts = pd.Series(sk).str.split("\x1f", n=1, expand=True)
+    out["source_domain"] = parts[0].to_numpy()
+    out["source_item"] = parts[1].to_numpy()
+    out["target_item"] = tgt_idx.to_numpy()[out.i.to_numpy()]
+    out = out.sort_values(["source_domain", "source_item", "_score", "target_item"],
+                          ascending=[True, True, False, True])
+    out["target_rank"] = out.groupby(["source_domain", "source_item"]).cumcount() + 1
+    out["n_targets"] = out.groupby(["source_domain", "source_item"]).target_item.transform("size")
+    cols = ["source_domain", "source_item", "target_item", "n_users_ji", "n_users_j", "p_hat",
+            "p_norm", "target_rank", "n_targets"]
+    return out[cols].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# features
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class FeatureContext:
+    """Train-window statistics every feature is read from (built once per configuration)."""
+    users: pd.Index
+    items: pd.Index  # target catalog (candidate set)
+    T: sp.csr_matrix  # users x items, real target train positives (indicator)
+    Hs: sp.csr_matrix  # users x items, synthetic weight mass (sum of lambda * w)
+    H: sp.csr_matrix  # users x items, real (1) or synthetic min(1, mass) cell values
+    S: sp.csr_matrix  # users x source items (indicator)
+    W: sp.csr_matrix  # source items x items: n_users_ji / n_users_j
+    W1: sp.csr_matrix  # source items x items: 1 / n_users_j on the same pattern
+    Wsingle: sp.csr_matrix  # source items x items: indicator n_users_ji == 1
+    Wany: sp.csr_matrix  # source items x items: indicator n_users_ji >= 1
+    C_real: sp.csr_matrix  # items x items, T^T T, zero diagonal
+    C_all: sp.csr_matrix  # items x items, H^T H, zero diagonal
+    item_pop: np.ndarray
+    item_synth: np.ndarray
+    user_target: np.ndarray
+    user_source: np.ndarray
+    user_synth: np.ndarray
+    h_sq: np.ndarray  # ||H_u||^2
+    h_item_mass: np.ndarray  # column sums of H
+    h_user_mass: np.ndarray  # row sums of H
+
+    def features(self, u: np.ndarray, i: np.ndarray) -> dict[str, np.ndarray]:
+        """Features of rows (u, i) (codes into users / items), leave-one-out on the (u, i) cell."""
+        u = np.asarray(u, np.int64)
+        i = np.asarray(i, np.int64)
+        t_ui = pair_values(self.T, u, i)
+        hs_ui = pair_values(self.Hs, u, i)
+        h_ui = pair_values(self.H, u, i)
+        cf_real = pair_product(self.T, self.C_real, u, i) - t_ui * (self.user_target[u] - t_ui)
+        cf_all = pair_product(self.H, self.C_all, u, i) - h_ui * (self.h_sq[u] - h_ui ** 2)
+        x_sum = pair_product(self.S, self.W, u, i) - t_ui * pair_product(self.S, self.W1, u, i)
+        x_cnt = pair_product(self.S, self.Wany, u, i) - t_ui * pair_product(self.S, self.Wsingle, u, i)
+        item_mass = np.maximum(self.h_item_mass[i] - h_ui, 0)
+        user_mass = np.maximum(self.h_user_mass[u] - h_ui, 0)
+        return {
+            "item_pop": np.log1p(np.maximum(self.item_pop[i] - t_ui, 0)),
+            "item_pop_synth": np.log1p(np.maximum(self.item_synth[i] - hs_ui, 0)),
+            "user_n_target": np.log1p(self.user_target[u]),
+            "user_n_source": np.log1p(self.user_source[u]),
+            "user_n_synth": np.log1p(self.user_synth[u]),
+            "cf_real": np.log1p(np.maximum(cf_real, 0)),
+            "cf_all": np.log1p(np.maximum(cf_all, 0)),
+            "cf_all_norm": np.maximum(cf_all, 0) / np.sqrt((item_mass + 1) * (user_mass + 1)),
+            "xdomain_sum": np.maximum(x_sum, 0),
+            "xdomain_cnt": np.log1p(np.maximum(np.round(x_cnt), 0)),
+        }
+
+
+def build_context(real_target: pd.DataFrame, source: pd.DataFrame, translation: pd.DataFrame,
+                  synthetic: pd.DataFrame | None, users: pd.Index, items: pd.Index,
+                  synthetic_lambda: float = 1.0) -> FeatureContext:
+    """real_target: [user_id, item_id] real target train positives; source: [user_id,
+    source_domain, source_item] source train events; translation: the translation mart;
+    synthetic: [user_id, target_item, weight] synthetic positives (or None)."""
+    nu, ni = len(users), len(items)
+    T = sparse_indicator(codes(real_target.user_id, users), codes(real_target.item_id, items), (nu, ni))
+    skey = (source.source_domain.astype(str) + "\x1f" + source.source_item.astype(str)).to_numpy()
+    tkey = (translation.source_domain.astype(str) + "\x1f" + translation.source_item.astype(str)).to_numpy()
+    src_idx = pd.Index(np.unique(np.r_[skey, tkey]))
+    S = sparse_indicator(codes(source.user_id, users), codes(skey, src_idx), (nu, len(src_idx)))
+    tj, ti = codes(tkey, src_idx), codes(translation.target_item, items)
+    n_ji = translation.n_users_ji.to_numpy(float)
+    n_j = translation.n_users_j.to_numpy(float)
+    shape = (len(src_idx), ni)
+    W = sparse_indicator(tj, ti, shape, n_ji / n_j)
+    W1 = sparse_indicator(tj, ti, shape, 1.0 / n_j)
+    Wany = sparse_indicator(tj, ti, shape)
+    single = n_ji == 1
+    Wsingle = sparse_indicator(tj[single], ti[single], shape)
+    if synthetic is not None and len(synthetic):
+        pos = synthetic[synthetic.label.to_numpy() == 1] if "label" in synthetic else synthetic
+        Hs = sparse_indicator(codes(pos.user_id, users), codes(pos.target_item, items), (nu, ni),
+                              synthetic_lambda * pos.weight.to_numpy(float), agg="sum")
+    else:
+        Hs = sp.csr_matrix((nu, ni))
+    H = T.maximum(Hs.minimum(1.0)).tocsr()
+
+    def cooc(m: sp.csr_matrix) -> sp.csr_matrix:
+        c = (m.T @ m).tocsr()
+        c.setdiag(0)
+        c.eliminate_zeros()
+        return c
+
+    return FeatureContext(
+        users=users, items=items, T=T, Hs=Hs, H=H, S=S, W=W, W1=W1, Wsingle=Wsingle, Wany=Wany,
+        C_real=cooc(T), C_all=cooc(H),
+        item_pop=np.asarray(T.sum(0)).ravel(), item_synth=np.asarray(Hs.sum(0)).ravel(),
+        user_target=np.asarray(T.sum(1)).ravel(), user_source=np.asarray(S.sum(1)).ravel(),
+        user_synth=np.asarray(Hs.sum(1)).ravel(), h_sq=np.asarray(H.multiply(H).sum(1)).ravel(),
+        h_item_mass=np.asarray(H.sum(0)).ravel(), h_user_mass=np.asarray(H.sum(1)).ravel(),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# training rows
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RowsConfig:
+    negatives_per_positive: int = 4
+    negative_sampler: str = "uniform"
+    synthetic_lambda: float = 1.0
+    seed: int = 42
+    validation_fraction: float = 0.1  # the latest real target train events -> validation slice
+
+    def __post_init__(self) -> None:
+        if self.negative_sampler not in NEGATIVE_SAMPLERS:
+            raise ValueError(f"negative_sampler must be one of {NEGATIVE_SAMPLERS}, got {self.negative_sampler!r}")
+        if self.negatives_per_positive < 0:
+            raise ValueError("negatives_per_positive must be >= 0")
+        if self.synthetic_lambda < 0:
+            raise ValueError("synthetic_lambda must be >= 0")
+
+
+def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
+                        synthetic: pd.DataFrame | None, cfg: RowsConfig) -> pd.DataFrame:
+    """Training rows: real target train events [user_id, item_id, event_ts, label] (+ sampled
+    negatives) and synthetic events [user_id, target_item, event_ts, weight, label, source_item]
+    (+ negatives from the same sampler). Returns keys, lineage (is_synthetic, source_item,
+    is_validation), label, sample_weight and every feature.
+
+    Negatives never hit an item the user has a real target train event on, nor one of the
+    user's synthetic items. The validation flag marks the latest ``validation_fraction`` of real
+    rows (by the positive's event time; negatives follow their positive)."""
+    rng = np.random.default_rng(cfg.seed)
+    nu, ni = len(ctx.users), len(ctx.items)
+    ru = codes(real_events.user_id, ctx.users)
+    ri = codes(real_events.item_id, ctx.items)
+    ok = (ru >= 0) & (ri >= 0)
+    real = pd.DataFrame({"u": ru[ok], "i": ri[ok], "event_ts": real_events.event_ts.to_numpy()[ok],
+                         "label": real_events.label.to_numpy()[ok].astype(np.int8),
+                         "is_synthetic": np.int8(0), "weight": 1.0, "source_item": None})
+    if synthetic is not None and len(synthetic):
+        su = codes(synthetic.user_id, ctx.users)
+        si = codes(synthetic.target_item, ctx.items)
+        ok_s = (su >= 0) & (si >= 0)
+        syn = pd.DataFrame({"u": su[ok_s], "i": si[ok_s], "event_ts": synthetic.event_ts.to_numpy()[ok_s],
+                            "label": synthetic.label.to_numpy()[ok_s].astype(np.int8),
+                            "is_synthetic": np.int8(1),
+                            "weight": cfg.synthetic_lambda * synthetic.weight.to_numpy(float)[ok_s],
+                            "source_item": synthetic.source_item.astype(str).to_numpy()[ok_s]})
+    else:
+        syn = real.iloc[:0]
+    # exclude: every real item of the user (any label) and every synthetic item of the user
+    excl = np.unique(np.r_[keys(real.u.to_numpy(), real.i.to_numpy(), ni),
+                           keys(syn.u.to_numpy(), syn.i.to_numpy(), ni),
+                           keys(*ctx.T.nonzero(), ni)])
+    cut = np.quantile(real.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64),
+                      1 - cfg.validation_fraction) if len(real) and cfg.validation_fraction > 0 else None
+    parts = []
+    for frame in (real, syn):  # two frames, not rows
+        if not len(frame):
+            continue
+        if cut is not None and frame.is_synthetic.iat[0] == 0:
+            frame = frame.assign(is_validation=frame.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64) >= cut)
+        else:
+            frame = frame.assign(is_validation=False)
+        pos = frame[frame.label == 1]
+        parent, neg_item = sample_negatives(pos.u.to_numpy(), cfg.negatives_per_positive, ctx.item_pop,
+                                            excl, cfg.negative_sampler, rng)
+        negs = pos.iloc[parent].assign(i=neg_item, label=np.int8(0))
+        parts += [frame, negs]
+    rows = pd.concat(parts, ignore_index=True)
+    feats = ctx.features(rows.u.to_numpy(), rows.i.to_numpy())
+    out = pd.DataFrame({
+        "user_id": ctx.users.to_numpy()[rows.u.to_numpy()],
+        "item_id": ctx.items.to_numpy()[rows.i.to_numpy()],
+        "event_ts": rows.event_ts.to_numpy(),
+        "source_item": rows.source_item.to_numpy(),
+        "is_synthetic": rows.is_synthetic.to_numpy().astype(np.int8),
+        "is_validation": rows.is_validation.to_numpy().astype(bool),
+        "label": rows.label.to_numpy().astype(np.int8),
+        "sample_weight": np.where(rows.is_synthetic.to_numpy() == 1, rows.weight.to_numpy(float), 1.0),
+        **feats,
+    })
+    out["row_id"] = np.arange(len(out), dtype=np.int64)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# leak audit
+# --------------------------------------------------------------------------------------------
+
+def auc(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> float:
+    """(Weighted) ROC AUC by the rank formula with average ranks for ties; nan if one class."""
+    from scalr.evaluation import auc as _auc
+    return _auc(y, s, w)
+
+
+@dataclass
+class AuditResult:
+    adversarial_auc: float  # synthetic vs real classifier, held-out half
+    table: pd.DataFrame  # per feature: importance, univariate adversarial AUC, label AUCs, leak gap
+    purged: list[str]
+
+
+def leak_audit(rows: pd.DataFrame, features: list[str] | tuple[str, ...] = FEATURES,
+               purge_features: list[str] | tuple[str, ...] = (), purge_threshold: float | None = 0.1,
+               seed: int = 42, max_rows: int = 200_000) -> AuditResult:
+    """Adversarial audit of synthetic vs real rows.
+
+    * adversarial_auc: a LightGBM classifier of ``is_synthetic`` on the features (trained on one
+      half of a sample, AUC on the other). 0.5 = indistinguishable.
+    * per feature: gain importance in that classifier; univariate adversarial AUC
+      (max(a, 1-a)); label AUC on real rows and on synthetic rows; ``leak_gap`` = label AUC on
+      synthetic rows minus label AUC on real rows. A feature with a large positive gap tells
+      synthetic positives from synthetic negatives better than it does for real rows: it carries
+      the synthetic label (the P_hat leak). Features with ``leak_gap > purge_threshold`` (and those
+      in ``purge_features``) are purged.
+    """
+    features = list(features)
+    rng = np.random.default_rng(seed)
+    take = rows if len(rows) <= max_rows else rows.iloc[np.sort(rng.choice(len(rows), max_rows, replace=False))]
+    y_adv = take.is_synthetic.to_numpy()
+    recs = []
+    real = take.is_synthetic.to_numpy() == 0
+    for f in features:  # loop over features (a handful), each vectorized
+        x = take[f].to_numpy(float)
+        a = auc(y_adv, x)
+        lr = auc(take.label.to_numpy()[real], x[real])
+        ls = auc(take.label.to_numpy()[~real], x[~real])
+        recs.append({"feature": f, "adversarial_auc": max(a, 1 - a) if a == a else np.nan,
+                     "label_auc_real": lr, "label_auc_synthetic": ls, "leak_gap": ls - lr})
+    table = pd.DataFrame(recs)
+    if 0 < y_adv.sum() < len(y_adv):
+        half = rng.random(len(take)) < 0.5
+        X = take[features].to_numpy(float)
+        clf = lgb.LGBMClassifier(n_estimators=60, learning_rate=0.2, num_leaves=31, min_child_samples=50,
+                                 deterministic=True, force_row_wise=True, n_jobs=2, random_state=seed,
+                                 verbose=-1)
+        clf.fit(X[half], y_adv[half])
+        adv = auc(y_adv[~half], clf.predict_proba(X[~half])[:, 1])
+        gain = clf.booster_.feature_importance("gain")
+        table["importance_gain"] = gain / max(gain.sum(), 1e-12)
+    else:
+        adv = float("nan")
+        table["importance_gain"] = np.nan
+    auto = table.feature[table.leak_gap > purge_threshold].tolist() if purge_threshold is not None else []
+    purged = [f for f in features if f in set(purge_features) | set(auto)]
+    table["purged"] = table.feature.isin(purged)
+    return AuditResult(adv, table, purged)
+
+
+# --------------------------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainConfig:
+    objective: str = "binary"  # binary | lambdarank
+    seed: int = 0
+    n_estimators: int = 300
+    learning_rate: float = 0.1
+    num_leaves: int = 31
+    min_child_samples: int = 50
+    early_stopping_rounds: int = 20
+    threads: int = 2
+    extra: dict = field(default_factory=dict)
+
+
+def _params(cfg: TrainConfig) -> dict:
+    p = dict(learning_rate=cfg.learning_rate, num_leaves=cfg.num_leaves,
+             min_data_in_leaf=cfg.min_child_samples, feature_fraction=0.8, bagging_fraction=0.8,
+             bagging_freq=1, seed=cfg.seed, deterministic=True, force_row_wise=True,
+             num_threads=cfg.threads, verbose=-1)
+    if cfg.objective == "binary":
+        p.update(objective="binary", metric="binary_logloss")
+    elif cfg.objective == "lambdarank":
+        p.update(objective="lambdarank", metric="ndcg", eval_at=[10], lambdarank_truncation_level=20)
+    else:
+        raise ValueError(f"objective must be binary or lambdarank, got {cfg.objective!r}")
+    p.update(cfg.extra)
+    return p
+
+
+def _groups(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sort rows into query groups (user, is_synthetic) and return group sizes."""
+    r = rows.sort_values(["user_id", "is_synthetic"], kind="stable")
+    sizes = r.groupby(["user_id", "is_synthetic"], sort=False).size().to_numpy()
+    return r, sizes
+
+
+def train_model(rows: pd.DataFrame, features: list[str], cfg: TrainConfig) -> lgb.Booster:
+    """LightGBM on the non-validation rows, weighted by sample_weight, early-stopped on the real-only
+    validation slice (the latest real target train events)."""
+    tr = rows[~rows.is_validation.to_numpy()]
+    va = rows[rows.is_validation.to_numpy() & (rows.is_synthetic.to_numpy() == 0)]
+    if cfg.objective == "lambdarank":
+        tr, g_tr = _groups(tr)
+        va, g_va = _groups(va)
+    dtr = lgb.Dataset(tr[features].to_numpy(float), tr.label.to_numpy(), weight=tr.sample_weight.to_numpy(float),
+                      feature_name=list(features), free_raw_data=True)
+    dva = lgb.Dataset(va[features].to_numpy(float), va.label.to_numpy(), reference=dtr)
+    if cfg.objective == "lambdarank":
+        dtr.set_group(g_tr)
+        dva.set_group(g_va)
+    callbacks = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)] if len(va) else []
+    return lgb.train(_params(cfg), dtr, num_boost_round=cfg.n_estimators,
+                     valid_sets=[dva] if len(va) else None, callbacks=callbacks)
+
+
+def predict(model: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    return model.predict(frame[features].to_numpy(float), num_iteration=model.best_iteration or None)

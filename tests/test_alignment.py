@@ -1,0 +1,88 @@
+"""Bucket-wise alignment (scalr.alignment): shares match the real ones, volumes, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from scalr.alignment import (AlignConfig, align, align_detailed, assign_buckets, bucket_edges,
+                             largest_remainder, shares, tv_distance)
+
+
+def world(seed=0, n_items=300, n_real=5000, n_syn=200_000, with_neg=False):
+    rng = np.random.default_rng(seed)
+    items = np.array([f"t{k:03d}" for k in range(n_items)])
+    value = rng.lognormal(3, 1, n_items)
+    # real events favour cheap items, synthetic favour expensive ones: a real distribution shift
+    p_real = value ** -0.4 / (value ** -0.4).sum()
+    p_syn = value ** 0.4 / (value ** 0.4).sum()
+    real = pa.table({"user_id": [f"u{k}" for k in range(n_real)],
+                     "item_id": items[rng.choice(n_items, n_real, p=p_real)],
+                     "label": (rng.random(n_real) < 0.7).astype(np.int32) if with_neg else np.ones(n_real, np.int32)})
+    syn = pa.table({"user_id": [f"u{k % 1000}" for k in range(n_syn)],
+                    "target_item": items[rng.choice(n_items, n_syn, p=p_syn)],
+                    "label": (rng.random(n_syn) < 0.5).astype(np.int32) if with_neg else np.ones(n_syn, np.int32),
+                    "row": np.arange(n_syn)})
+    return syn, real, pa.table({"item_id": items, "value": value})
+
+
+def test_bucket_alignment_matches_real_shares_and_volume():
+    syn, real, values = world()
+    res = align_detailed(syn, real, values, AlignConfig("bucket", 10, 1.0, seed=1))
+    assert res.tv_before > 0.15  # the planted shift is large
+    assert res.tv_after < 0.01
+    assert res.table.num_rows == real.num_rows  # synthetic_ratio 1.0
+    rows = res.table["row"].to_numpy()
+    assert (np.diff(rows) > 0).all()  # kept rows stay in input order
+    half = align(syn, real, values, AlignConfig("bucket", 10, 0.5, seed=1))
+    assert half.num_rows == real.num_rows // 2
+
+
+def test_uniform_keeps_same_total_but_not_the_shape():
+    syn, real, values = world()
+    b = align_detailed(syn, real, values, AlignConfig("bucket", 10, 1.0, seed=1))
+    u = align_detailed(syn, real, values, AlignConfig("uniform_positive", 10, 1.0, seed=1))
+    assert u.table.num_rows == b.table.num_rows
+    assert abs(u.tv_after - u.tv_before) < 0.05 and u.tv_after > 0.15
+    n = align(syn, real, values, AlignConfig("none"))
+    assert n.num_rows == syn.num_rows and "value_bucket" in n.schema.names
+
+
+def test_ratio_capped_by_the_scarcest_bucket():
+    syn, real, values = world(n_syn=20_000)
+    res = align_detailed(syn, real, values, AlignConfig("bucket", 10, 100.0, seed=1))
+    assert res.table.num_rows < 100 * real.num_rows
+    assert res.tv_after < 0.01
+    # the scarcest bucket (relative to its real share) is used up entirely
+    syn_b = assign_buckets(values.to_pandas().set_index("item_id").value
+                           .reindex(syn["target_item"].to_pylist()).to_numpy(), res.edges)
+    avail = np.bincount(syn_b, minlength=len(res.real_share))
+    kept = np.bincount(res.table["value_bucket"].to_numpy(), minlength=len(res.real_share))
+    assert (kept == avail).any()
+
+
+def test_positive_negative_aligns_each_label():
+    syn, real, values = world(with_neg=True)
+    out = align(syn, real, values, AlignConfig("positive_negative", 5, 1.0, seed=2)).to_pandas()
+    r = real.to_pandas()
+    assert (out.label == 1).sum() == (r.label == 1).sum()
+    assert (out.label == 0).sum() == (r.label == 0).sum()
+    res = align_detailed(syn, real, values, AlignConfig("positive_negative", 5, 1.0, seed=2))
+    assert res.tv_after < 0.01
+
+
+def test_alignment_is_seeded():
+    syn, real, values = world()
+    a = align(syn, real, values, AlignConfig("bucket", 10, 1.0, seed=5))
+    assert a.equals(align(syn, real, values, AlignConfig("bucket", 10, 1.0, seed=5)))
+    assert not a.equals(align(syn, real, values, AlignConfig("bucket", 10, 1.0, seed=6)))
+
+
+def test_helpers():
+    edges = bucket_edges(np.arange(100.0), 4)
+    assert list(assign_buckets(np.array([0.0, 24, 25, 49, 99, np.nan]), edges)) == [0, 0, 1, 1, 3, 0]
+    assert tv_distance(shares(np.array([0, 0, 1, 1]), 2), np.array([0.5, 0.5])) == 0
+    assert largest_remainder(10, np.array([1 / 3, 1 / 3, 1 / 3]), np.array([10, 10, 10])).sum() == 10
+    assert list(largest_remainder(10, np.array([0.5, 0.5]), np.array([2, 100]))) == [2, 5]
+    with pytest.raises(ValueError, match="alignment must be one of"):
+        AlignConfig("bogus")

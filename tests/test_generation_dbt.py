@@ -1,0 +1,80 @@
+"""The generation layer through dbt: byte-identical reruns (threads 1 and 2), seeds, goodness of
+fit of synthetic_events against translation.p_norm, alignment and coverage."""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from scalr import demo_world
+from scalr.diagnostics import fit_tests
+
+TABLES = {
+    "translation": "source_domain, source_item, target_item",
+    "synthetic_events": "user_id, source_domain, source_item, event_ts, draw, target_item",
+    "synthetic_events_aligned": "user_id, source_domain, source_item, event_ts, draw, target_item",
+    "synthetic_summary": "stage",
+}
+
+
+def table_hash(con, table: str, order: str) -> str:
+    """Hash of the table's rows in a fixed order, each value rendered as text."""
+    h = hashlib.sha256()
+    for batch in con.sql(f"select * from {table} order by {order}").fetch_record_batch(100_000):
+        for col in batch.columns:
+            h.update("\x1e".join("" if v is None else repr(v) for v in col.to_pylist()).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def world_paths(tmp_path_factory):
+    d = tmp_path_factory.mktemp("genworld")
+    spec = demo_world.WorldSpec(n_users=1500, n_source_items=300, n_target_items=150, seed=21)
+    return demo_world.write(demo_world.generate(spec), d)
+
+
+@pytest.fixture(scope="module")
+def builds(world_paths, tmp_path_factory):
+    from tests.conftest import run_dbt
+    base = {"events_path": str(world_paths["events"]), "items_path": str(world_paths["items"])}
+    out = {}
+    for name, threads, extra in [("t1", 1, {}), ("t2", 2, {}), ("seed2", 2, {"synthetic_seed": 43}),
+                                 ("top1", 2, {"synthetic_strategy": "topk", "synthetic_k": 1})]:
+        res = run_dbt(tmp_path_factory.mktemp(name), {**base, **extra}, threads=threads,
+                      select="+synthetic_summary")
+        assert res.ok, res.output[-3000:]
+        out[name] = res
+    return out
+
+
+def test_byte_identical_with_one_and_two_threads(builds):
+    with builds["t1"].con() as a, builds["t2"].con() as b:
+        for table, order in TABLES.items():
+            assert table_hash(a, table, order) == table_hash(b, table, order), table
+
+
+def test_a_different_seed_differs(builds):
+    with builds["t2"].con() as a, builds["seed2"].con() as b:
+        assert table_hash(a, "translation", TABLES["translation"]) == table_hash(b, "translation", TABLES["translation"])
+        assert table_hash(a, "synthetic_events", TABLES["synthetic_events"]) != \
+            table_hash(b, "synthetic_events", TABLES["synthetic_events"])
+
+
+def test_synthetic_events_fit_p_norm(builds):
+    with builds["t2"].con() as con:
+        fit = fit_tests(con)
+    assert fit["n_draws"] > 50_000
+    assert fit["pit_chi2_pvalue"] > 1e-3 and fit["cell_chi2_pvalue"] > 1e-3, fit
+    with builds["top1"].con() as con:  # top-1 draws are far from p_norm: the test must reject
+        fit = fit_tests(con)
+    assert fit["pit_chi2_pvalue"] < 1e-6, fit
+
+
+def test_alignment_and_coverage_in_summary(builds):
+    s = builds["t2"].table("synthetic_summary").set_index("stage")
+    assert s.loc["synthetic_events_aligned", "bucket_tv_to_real"] < 0.01
+    assert s.loc["synthetic_events", "bucket_tv_to_real"] > s.loc["synthetic_events_aligned", "bucket_tv_to_real"]
+    assert s.loc["synthetic_events_aligned", "n_rows"] == s.loc["real", "n_rows"]  # synthetic_ratio 1
+    assert s.loc["synthetic_events", "catalog_coverage"] > s.loc["top1_counterfactual", "catalog_coverage"] + 0.2
+    t = builds["top1"].table("synthetic_summary").set_index("stage")
+    assert t.loc["synthetic_events", "catalog_coverage"] == pytest.approx(t.loc["top1_counterfactual", "catalog_coverage"])

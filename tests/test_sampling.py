@@ -1,0 +1,163 @@
+"""Statistical and exactness tests of the vectorized sampler (scalr.sampling)."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy import stats
+
+from scalr.sampling import SamplingConfig, TranslationCSR, sample_synthetic, sample_stream, tempered
+
+
+def planted_translation(seed=0, sizes=(3, 8, 25, 60)) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    rows = {k: [] for k in ["source_domain", "source_item", "target_item", "n_users_ji", "n_users_j",
+                            "p_hat", "p_norm", "target_rank"]}
+    for g, size in enumerate(sizes):
+        n = rng.integers(1, 50, size)
+        order = np.lexsort((np.arange(size), -n))
+        n = n[order]
+        for r, c in enumerate(n):
+            rows["source_domain"].append("src")
+            rows["source_item"].append(f"j{g}")
+            rows["target_item"].append(f"i{g}_{r}")
+            rows["n_users_ji"].append(int(c))
+            rows["n_users_j"].append(int(n.max() + 10))
+            rows["p_hat"].append(c / (n.max() + 10))
+            rows["p_norm"].append(c / n.sum())
+            rows["target_rank"].append(r + 1)
+    return pa.table(rows)
+
+
+def events_for(translation: pa.Table, n_per_item: int, extra_unknown: int = 0) -> pa.Table:
+    items = sorted(set(translation["source_item"].to_pylist())) + ["unknown"] * (extra_unknown > 0)
+    src = np.repeat(items, [n_per_item] * (len(items) - (extra_unknown > 0)) + ([extra_unknown] if extra_unknown else []))
+    n = len(src)
+    return pa.table({
+        "user_id": [f"u{k % 97}" for k in range(n)],
+        "source_domain": ["src"] * n,
+        "source_item": src.tolist(),
+        "event_ts": pa.array(np.full(n, np.datetime64("2024-05-01T00:00:00", "us"))),
+        "label": pa.array(np.ones(n, np.int32)),
+    })
+
+
+def chi_square_pvalue(synthetic: pa.Table, translation: pa.Table, expected_col: str = "p_norm") -> float:
+    """Pooled chi-square goodness of fit of drawn (j, i) frequencies against expected per j."""
+    obs = synthetic.group_by(["source_item", "target_item"]).aggregate([("draw", "count")]).to_pandas()
+    t = translation.to_pandas()
+    m = t.merge(obs, on=["source_item", "target_item"], how="left").fillna({"draw_count": 0})
+    chi2, dof = 0.0, 0
+    for _, g in m.groupby("source_item"):
+        n = g.draw_count.sum()
+        e = n * g[expected_col] / g[expected_col].sum()
+        keep = e > 0
+        assert (g.draw_count[~keep] == 0).all(), "draws on zero-probability targets"
+        chi2 += float(((g.draw_count[keep] - e[keep]) ** 2 / e[keep]).sum())
+        dof += int(keep.sum()) - 1
+    return float(stats.chi2.sf(chi2, dof))
+
+
+def test_sampled_pairs_fit_p_norm_chi_square():
+    tr = planted_translation()
+    syn = sample_synthetic(events_for(tr, 40_000), tr, SamplingConfig(k=3, seed=1))
+    assert syn.num_rows == 4 * 40_000 * 3
+    assert chi_square_pvalue(syn, tr) > 1e-3
+
+
+def test_chi_square_rejects_a_biased_sampler():
+    """The same test must fail on a deliberately biased sampler: draws from p^(1/0.9)."""
+    tr = planted_translation()
+    biased = sample_synthetic(events_for(tr, 40_000), tr, SamplingConfig(k=3, seed=1, temperature=0.9))
+    assert chi_square_pvalue(biased, tr) < 1e-6
+    # and an off-by-one sampler (every draw shifted to the next-ranked target)
+    csr = TranslationCSR.from_translation(tr)
+    shifted = biased.to_pandas()
+    rank = {(r["source_item"], r["target_item"]): r["target_rank"] for r in tr.to_pylist()}
+    by_rank = {(r["source_item"], r["target_rank"]): r["target_item"] for r in tr.to_pylist()}
+    size = dict(zip(csr.keys.str.split("\x1f").str[1], csr.sizes))
+    shifted["target_item"] = [by_rank[(j, rank[(j, i)] % size[j] + 1)]
+                              for j, i in zip(shifted.source_item, shifted.target_item)]
+    assert chi_square_pvalue(pa.Table.from_pandas(shifted), tr) < 1e-6
+
+
+def test_topk_is_exact_and_deterministic():
+    tr = planted_translation()
+    ev = events_for(tr, 5)
+    syn = sample_synthetic(ev, tr, SamplingConfig(k=4, strategy="topk")).to_pandas()
+    t = tr.to_pandas()
+    for j, g in syn.groupby("source_item"):
+        expect = t[t.source_item == j].sort_values("target_rank").target_item.head(4).tolist()
+        per_event = g.groupby(np.arange(len(g)) // len(expect)).target_item.apply(list)
+        assert all(lst == expect for lst in per_event), j
+    assert syn.draw.max() == 3
+    # a source item with 3 targets yields 3 rows per event, not 4
+    assert (syn.source_item == "j0").sum() == 5 * 3
+
+
+@pytest.mark.parametrize("tau", [0.0, 1e-3])
+def test_temperature_to_zero_is_top1(tau):
+    tr = planted_translation()
+    syn = sample_synthetic(events_for(tr, 2000), tr, SamplingConfig(k=2, temperature=tau, seed=3)).to_pandas()
+    t = tr.to_pandas()
+    top1 = t.query("target_rank == 1").set_index("source_item")
+    if tau == 0:  # exactly the rank-1 target (deterministic ties)
+        assert (syn.target_item.to_numpy() == top1.target_item.reindex(syn.source_item).to_numpy()).all()
+    # draws only land on the maximal p_norm (a tie at the top splits evenly as tau -> 0)
+    np.testing.assert_allclose(syn.p.to_numpy(), top1.p_norm.reindex(syn.source_item).to_numpy())
+
+
+def test_temperature_one_matches_p_norm_and_other_tau_matches_tempered():
+    tr = planted_translation(seed=5)
+    syn = sample_synthetic(events_for(tr, 30_000), tr, SamplingConfig(k=2, temperature=1.0, seed=4))
+    assert chi_square_pvalue(syn, tr) > 1e-3
+    t = tr.to_pandas()
+    t["tempered"] = t.p_norm ** 2.0
+    syn2 = sample_synthetic(events_for(tr, 30_000), tr, SamplingConfig(k=2, temperature=0.5, seed=4))
+    assert chi_square_pvalue(syn2, pa.Table.from_pandas(t), "tempered") > 1e-3
+
+
+@pytest.mark.parametrize("top_p", [0.3, 0.5, 0.9])
+def test_top_p_keeps_smallest_prefix_with_the_mass(top_p):
+    tr = planted_translation(seed=2)
+    csr = TranslationCSR.from_translation(tr)
+    q = tempered(csr.p, csr.indptr, 1.0, top_p)
+    for g in range(len(csr.indptr) - 1):
+        lo, hi = csr.indptr[g], csr.indptr[g + 1]
+        p, qg = csr.p[lo:hi], q[lo:hi]
+        kept = int((qg > 0).sum())
+        assert p[:kept].sum() >= top_p - 1e-9  # enough mass
+        assert kept == 1 or p[:kept - 1].sum() < top_p  # and the smallest such prefix
+        np.testing.assert_allclose(qg[:kept], p[:kept] / p[:kept].sum())
+    syn = sample_synthetic(events_for(tr, 20_000), tr, SamplingConfig(k=2, top_p=top_p, seed=9))
+    t = tr.to_pandas()
+    t["q"] = q[np.argsort(np.lexsort((t.target_rank, t.source_item)))]
+    assert chi_square_pvalue(syn, pa.Table.from_pandas(t), "q") > 1e-3
+
+
+def test_streaming_in_batches_equals_one_batch_and_seed_changes_output():
+    tr = planted_translation()
+    ev = events_for(tr, 3000, extra_unknown=100)
+    cfg = SamplingConfig(k=3, seed=11)
+    whole = sample_synthetic(ev, tr, cfg)
+    streamed = pa.Table.from_batches(list(sample_stream(ev.to_batches(max_chunksize=777), tr, cfg)))
+    assert whole.equals(streamed)
+    assert not whole.equals(sample_synthetic(ev, tr, SamplingConfig(k=3, seed=12)))
+    assert "unknown" not in set(whole["source_item"].to_pylist())  # no translation -> no draws
+
+
+def test_confidence_weights_user_weights_and_min_confidence():
+    tr = planted_translation()
+    ev = events_for(tr, 50)
+    base = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1)).to_pandas()
+    assert (base.weight == 1.0).all()
+    pw = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, confidence_weight="p")).to_pandas()
+    np.testing.assert_allclose(pw.weight, pw.p)
+    sq = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, confidence_weight="sqrt_p")).to_pandas()
+    np.testing.assert_allclose(sq.weight, np.sqrt(sq.p))
+    uw = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, user_weight_alpha=0.5)).to_pandas()
+    n_u = ev.to_pandas().user_id.value_counts()
+    np.testing.assert_allclose(uw.weight, 1.0 / np.sqrt(n_u.reindex(uw.user_id).to_numpy()))
+    mc = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, min_confidence=0.3)).to_pandas()
+    assert len(mc) > 0 and (mc.p_hat >= 0.3).all()
+    assert len(mc) == int((base.p_hat >= 0.3).sum())  # same draws, filtered
