@@ -8,12 +8,36 @@
 {%- set min_support = var('min_support') or 1 -%}
 {%- set top_n = var('max_targets_per_source') -%}
 {%- set beta = var('translation_shrinkage') or 0 -%}
+{%- set epsilon = var('count_noise_epsilon') -%}
 
 with
 
-cooccurrence as (
+raw_cooccurrence as (
     select * from {{ ref('int_cooccurrence') }}
 ),
+
+{% if epsilon -%}
+{#- Laplace(1/epsilon) noise on each pair count before P_hat, seeded by noise_seed; pairs whose
+    noisy count rounds to <= 0 are dropped. -#}
+noised as (
+    select
+        source_domain,
+        source_item,
+        target_item,
+        cast(round(n_users_ji + {{ scalr_laplace("source_domain || '|' || source_item || '|' || target_item",
+            var('noise_seed'), 1.0 / epsilon) }}) as bigint) as n_users_ji,
+        n_users_j
+    from raw_cooccurrence
+),
+
+cooccurrence as (
+    select * from noised where n_users_ji > 0
+),
+{%- else -%}
+cooccurrence as (
+    select * from raw_cooccurrence
+),
+{%- endif %}
 
 target_popularity as (
     select
