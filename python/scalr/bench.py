@@ -1,0 +1,491 @@
+"""Benchmark scalr against scipy-sparse, pandas and a naive sampler on seeded power-law worlds.
+
+    python -m scalr.bench --source-events 1e6,1e7 [--overlap 0.5 --target-ratio 0.25 --ids int]
+
+For every size it
+
+1. generates a seeded power-law world (heavy-tailed user activity, Zipf item popularity, a latent
+   taste linking source and target items, a configurable share of overlap users and target
+   sparsity), vectorized numpy, written as Parquet in chunks (integer-like or string ids);
+2. runs the project's real models with dbt in a subprocess (``dbt run --select
+   +synthetic_events_aligned``, temp SCALR_DB / target / log paths) and reads per-model timings from
+   ``run_results.json``; peak RSS per model comes from polling ``/proc/<pid>/status`` of the dbt
+   process (whole-run peak from ``/usr/bin/time``);
+3. times, on the same data, the baselines: co-occurrence + P_hat with scipy.sparse ``S^T T`` (CSR
+   build included) and with pandas merge + groupby, both starting from the distinct (user, domain,
+   item) train positives (= ``int_user_items``); sampling with ``scalr.sampling`` (in process, same
+   translation and source events) and with a per-event ``Generator.choice`` loop, timed on a
+   subsample and extrapolated per event;
+4. prints the table and writes ``bench_results/bench_<stamp>.csv`` and ``.md``.
+
+Ratios are against baselines measured in the same run, so they hold up on a shared, noisy machine.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PROJECT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).with_name("dbt"))
+START = np.datetime64("2024-01-01T00:00:00", "us")
+SPAN_US = 366 * 24 * 3600 * 10**6
+TRAIN_END = "2024-10-01"
+MODELS = ["base_events", "stg_events", "int_events_train", "int_user_items", "int_overlap_users",
+          "int_cooccurrence", "translation", "int_source_events", "int_target_train_events",
+          "int_target_item_values", "synthetic_events", "synthetic_events_aligned"]
+
+
+# ----------------------------------------------------------------------------------------- world
+
+@dataclass(frozen=True)
+class BenchSpec:
+    source_events: int = 1_000_000
+    events_per_user: float = 20.0      # mean source events per user
+    user_alpha: float = 1.6            # Pareto tail of user activity (smaller = heavier)
+    max_user_weight: float = 200.0     # cap on a user's activity multiple
+    overlap: float = 0.5               # share of users that also have target events
+    target_ratio: float = 0.25         # target events / source events (target sparsity)
+    n_source_items: int | None = None  # default 20 * sqrt(source_events)
+    n_target_items: int | None = None  # default half of n_source_items
+    zipf: float = 1.05                 # item popularity exponent
+    n_tastes: int = 50
+    taste_share: float = 0.7           # share of draws from the user's taste block
+    ids: str = "int"                   # int | str
+    seed: int = 7
+
+    @property
+    def n_users(self) -> int:
+        return max(10, int(self.source_events / self.events_per_user))
+
+    @property
+    def n_src(self) -> int:
+        return self.n_source_items or max(200, int(20 * np.sqrt(self.source_events)))
+
+    @property
+    def n_tgt(self) -> int:
+        return self.n_target_items or max(100, self.n_src // 2)
+
+
+def _zipf_cdf(n: int, a: float) -> np.ndarray:
+    w = 1.0 / np.arange(1, n + 1) ** a
+    return np.cumsum(w) / w.sum()
+
+
+def _draw_items(rng, n_items, cdf, taste, spec) -> np.ndarray:
+    """Zipf rank r, then placed in the user's taste block with probability taste_share."""
+    r = np.minimum(np.searchsorted(cdf, rng.random(len(taste)), side="right"), n_items - 1)
+    block = max(1, n_items // spec.n_tastes)
+    in_taste = rng.random(len(taste)) < spec.taste_share
+    shifted = (r + taste.astype(np.int64) * block) % n_items
+    return np.where(in_taste, shifted, r)
+
+
+def generate_world(spec: BenchSpec, out_dir: Path, chunk: int = 4_000_000) -> dict:
+    """Write events.parquet (user_id, item_id, domain, event_ts) in chunks; returns its stats."""
+    rng = np.random.Generator(np.random.PCG64(spec.seed))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "events.parquet"
+    nu = spec.n_users
+    w = np.minimum(rng.pareto(spec.user_alpha, nu) + 1.0, spec.max_user_weight)
+    taste = rng.integers(0, spec.n_tastes, nu)
+    is_overlap = rng.random(nu) < spec.overlap
+    src_cdf_u = np.cumsum(w) / w.sum()
+    wt = np.where(is_overlap, w, 0.0)
+    tgt_cdf_u = np.cumsum(wt) / wt.sum()
+    cdf_s, cdf_t = _zipf_cdf(spec.n_src, spec.zipf), _zipf_cdf(spec.n_tgt, spec.zipf)
+    n_tgt_events = int(spec.source_events * spec.target_ratio)
+    id_type = pa.int64() if spec.ids == "int" else pa.string()
+    schema = pa.schema([("user_id", id_type), ("item_id", id_type), ("domain", pa.string()),
+                        ("event_ts", pa.timestamp("us"))])
+
+    def ids(prefix: str, offset: int, x: np.ndarray) -> pa.Array:
+        if spec.ids == "int":
+            return pa.array(x.astype(np.int64) + offset)
+        return pa.array(np.char.add(prefix, x.astype(str)))
+
+    with pq.ParquetWriter(path, schema, compression="zstd") as wr:
+        for domain, total, ucdf, icdf, n_items, prefix, offset in (
+                ("source", spec.source_events, src_cdf_u, cdf_s, spec.n_src, "S", 1_000_000_000),
+                ("target", n_tgt_events, tgt_cdf_u, cdf_t, spec.n_tgt, "T", 2_000_000_000)):
+            for lo in range(0, total, chunk):
+                m = min(chunk, total - lo)
+                u = np.minimum(np.searchsorted(ucdf, rng.random(m), side="right"), nu - 1)
+                item = _draw_items(rng, n_items, icdf, taste[u], spec)
+                ts = START + (rng.random(m) * SPAN_US).astype("timedelta64[us]")
+                wr.write_table(pa.table({
+                    "user_id": ids("u", 0, u), "item_id": ids(prefix, offset, item),
+                    "domain": pa.array(np.full(m, domain, dtype=object), pa.string()),
+                    "event_ts": pa.array(ts, pa.timestamp("us"))}, schema=schema))
+    return {"path": str(path), "source_events": spec.source_events, "target_events": n_tgt_events,
+            "users": nu, "overlap_users_planned": int(is_overlap.sum()),
+            "bytes": path.stat().st_size}
+
+
+# ------------------------------------------------------------------------------------ dbt + RSS
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+class RssPoller(threading.Thread):
+    """Samples (time, RSS of the process tree) every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.samples, self._halt = pid, interval, [], threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            pids, todo = [], [self.pid]
+            while todo:
+                p = todo.pop()
+                pids.append(p)
+                todo.extend(_children(p))
+            self.samples.append((time.time(), sum(_rss_kb(p) for p in pids)))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def peak_between(self, t0: float, t1: float) -> int:
+        inside = [r for t, r in self.samples if t0 - self.interval <= t <= t1 + self.interval]
+        return max(inside) if inside else 0
+
+
+def _ts(s: str) -> float:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str = "+synthetic_events_aligned",
+            command: str = "run", memory_limit: str = "6GB", threads: int = 2) -> dict:
+    """Run the project's models; per-model seconds, rows and peak RSS."""
+    db = work / "bench.duckdb"
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    env = dict(os.environ, SCALR_DB=str(db), SCALR_THREADS=str(threads),
+               SCALR_DUCKDB_THREADS=str(threads), SCALR_MEMORY_LIMIT=memory_limit,
+               SCALR_TEMP_DIR=str(work / "spill"), DBT_PROFILES_DIR=str(PROJECT))
+    v = {"events_path": str(events_path), "source_domains": ["source"], "target_domain": "target",
+         "train_end": TRAIN_END, **(vars or {})}
+    timef = work / "time.txt"
+    cmd = [DBT, command, "--project-dir", str(PROJECT), "--target-path", str(work / "target"),
+           "--log-path", str(work / "logs"), "--vars", json.dumps(v), "--select", select]
+    if shutil.which("/usr/bin/time"):
+        cmd = ["/usr/bin/time", "-f", "%M %e", "-o", str(timef)] + cmd
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, env=env, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    poller = RssPoller(proc.pid)
+    poller.start()
+    out, _ = proc.communicate()
+    poller.stop()
+    wall = time.time() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt failed ({proc.returncode}):\n{out[-4000:]}")
+    peak_total = max((r for _, r in poller.samples), default=0)
+    if timef.exists():
+        try:
+            peak_total = max(peak_total, int(timef.read_text().split()[0]))
+        except (ValueError, IndexError):
+            pass
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    stages = {}
+    con = duckdb.connect(str(db), read_only=True)
+    for r in results:
+        name = r["unique_id"].split(".")[-1]
+        ex = [t for t in r.get("timing", []) if t["name"] == "execute"]
+        t_start, t_end = (_ts(ex[0]["started_at"]), _ts(ex[0]["completed_at"])) if ex else (0, 0)
+        try:
+            rows = con.execute(f"select count(*) from {name}").fetchone()[0]
+        except duckdb.Error:
+            rows = None
+        stages[name] = {"seconds": r["execution_time"], "rows": rows,
+                        "peak_rss_mb": poller.peak_between(t_start, t_end) / 1024}
+    con.close()
+    return {"stages": stages, "wall_s": wall, "peak_rss_mb": peak_total / 1024, "db": db, "output": out}
+
+
+# -------------------------------------------------------------------------------------- baselines
+
+def load_user_items(db: Path) -> dict:
+    """int_user_items as dense integer codes (outside any timing)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        t = con.sql("select user_id, domain_role, domain, item_id from int_user_items").arrow()
+        if hasattr(t, "read_all"):
+            t = t.read_all()
+    df = t.to_pandas()
+    u_codes, users = pd.factorize(df.user_id)
+    src = (df.domain_role == "source").to_numpy()
+    s_codes, s_items = pd.factorize((df.domain + "\x1f" + df.item_id)[src])
+    t_codes, t_items = pd.factorize(df.item_id[~src])
+    return {"su": u_codes[src].astype(np.int64), "sj": s_codes.astype(np.int64),
+            "tu": u_codes[~src].astype(np.int64), "ti": t_codes.astype(np.int64),
+            "n_users": len(users), "s_items": np.asarray(s_items), "t_items": np.asarray(t_items)}
+
+
+def triples(ui: dict) -> int:
+    """sum over overlap users of |S_u| * |T_u|: the co-occurrence work."""
+    ns = np.bincount(ui["su"], minlength=ui["n_users"]).astype(np.int64)
+    nt = np.bincount(ui["tu"], minlength=ui["n_users"]).astype(np.int64)
+    return int((ns * nt).sum())
+
+
+def scipy_translation(ui: dict) -> tuple[pd.DataFrame, float]:
+    """Overlap users, CSR build, C = S^T T, n_j and P_hat; returns (pairs, seconds)."""
+    import scipy.sparse as sp
+    t0 = time.perf_counter()
+    nu = ui["n_users"]
+    has_s = np.bincount(ui["su"], minlength=nu) > 0
+    has_t = np.bincount(ui["tu"], minlength=nu) > 0
+    ov = has_s & has_t
+    ms, mt = ov[ui["su"]], ov[ui["tu"]]
+    ns, nt = len(ui["s_items"]), len(ui["t_items"])
+    S = sp.csr_matrix((np.ones(int(ms.sum()), np.int64), (ui["su"][ms], ui["sj"][ms])), shape=(nu, ns))
+    T = sp.csr_matrix((np.ones(int(mt.sum()), np.int64), (ui["tu"][mt], ui["ti"][mt])), shape=(nu, nt))
+    C = (S.T.tocsr() @ T).tocoo()
+    n_j = np.bincount(ui["sj"][ms], minlength=ns)
+    p_hat = C.data / n_j[C.row]
+    secs = time.perf_counter() - t0
+    return pd.DataFrame({"j": C.row, "i": C.col, "n_users_ji": C.data, "n_users_j": n_j[C.row],
+                         "p_hat": p_hat}), secs
+
+
+def scipy_matches_scalr(db: Path, ui: dict, pairs: pd.DataFrame) -> bool:
+    """The scalr translation (n_users_ji, n_users_j, p_hat per pair, all pairs) equals scipy's."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        got = con.sql("select source_domain || chr(31) || source_item as j, target_item as i, n_users_ji, "
+                      "n_users_j, p_hat from translation").df()
+    ref = pd.DataFrame({"j": ui["s_items"][pairs.j], "i": ui["t_items"][pairs.i],
+                        "n_users_ji": pairs.n_users_ji, "n_users_j": pairs.n_users_j, "p_hat": pairs.p_hat})
+    if len(got) != len(ref):
+        return False
+    m = got.merge(ref, on=["j", "i"], how="inner", suffixes=("", "_ref"))
+    return (len(m) == len(ref) and (m.n_users_ji == m.n_users_ji_ref).all()
+            and (m.n_users_j == m.n_users_j_ref).all() and bool(np.abs(m.p_hat - m.p_hat_ref).max() <= 1e-12))
+
+
+def pandas_translation(ui: dict) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    s = pd.DataFrame({"u": ui["su"], "j": ui["sj"]})
+    t = pd.DataFrame({"u": ui["tu"], "i": ui["ti"]})
+    ov = np.intersect1d(s.u.unique(), t.u.unique())
+    s, t = s[s.u.isin(ov)], t[t.u.isin(ov)]
+    pairs = s.merge(t, on="u").groupby(["j", "i"], sort=False).size().rename("n_users_ji").reset_index()
+    n_j = s.groupby("j").size().rename("n_users_j")
+    pairs = pairs.join(n_j, on="j")
+    pairs["p_hat"] = pairs.n_users_ji / pairs.n_users_j
+    return len(pairs), time.perf_counter() - t0
+
+
+def _arrow(rel) -> pa.Table:
+    t = rel.arrow()
+    return t.read_all() if hasattr(t, "read_all") else t
+
+
+def scalr_sampling(db: Path, k: int = 3, seed: int = 42) -> tuple[int, int, float]:
+    """scalr.sampling.sample_stream over translation + int_source_events, in process; (events,
+    synthetic rows, seconds of sampling only: reading the input is excluded)."""
+    from scalr.sampling import SamplingConfig, sample_stream
+    with duckdb.connect(str(db), read_only=True) as con:
+        translation = _arrow(con.sql("select * from translation"))
+        batches = list(con.sql("select * from int_source_events order by user_id, source_domain, "
+                               "source_item, event_ts, label").to_arrow_reader(1_000_000))
+    n_in = sum(b.num_rows for b in batches)
+    t0 = time.perf_counter()
+    n_out = sum(b.num_rows for b in sample_stream(batches, translation, SamplingConfig(k=k, seed=seed)))
+    return n_in, n_out, time.perf_counter() - t0
+
+
+def loop_sampling(db: Path, k: int = 3, n_events: int = 3000, seed: int = 42) -> tuple[int, float]:
+    """Naive baseline: per source event, look up the item's distribution and call
+    Generator.choice(k, p=...). Timed on the first n_events events; returns (events, seconds)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        tr = con.sql("select source_domain, source_item, target_item, p_norm from translation").df()
+        ev = con.sql(f"select source_domain, source_item from int_source_events using sample "
+                     f"reservoir({n_events} rows) repeatable (1)").df()
+    dists = {key: (g.target_item.to_numpy(), g.p_norm.to_numpy() / g.p_norm.sum())
+             for key, g in tr.groupby(["source_domain", "source_item"], sort=False)}
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    out = []
+    for d, j in zip(ev.source_domain.to_numpy(), ev.source_item.to_numpy()):
+        hit = dists.get((d, j))
+        if hit is not None:
+            out.extend(rng.choice(hit[0], size=k, p=hit[1]))
+    return len(ev), time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------------------ bench
+
+def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: int,
+               memory_limit: str, keep: bool = False,
+               check_pairs: int = 2_000_000) -> tuple[list[dict], dict]:
+    spec = BenchSpec(source_events=int(n), **spec_kw)
+    world_dir = work / f"world_{int(n)}"
+    t0 = time.perf_counter()
+    world = generate_world(spec, world_dir)
+    gen_s = time.perf_counter() - t0
+    run = run_dbt(Path(world["path"]), world_dir, dbt_vars, memory_limit=memory_limit)
+    st = run["stages"]
+    rows: list[dict] = []
+
+    def add(stage, rows_, secs, rss=None, baseline=None, ratio=None, note=""):
+        rows.append({"source_events": int(n), "stage": stage, "rows": rows_, "seconds": round(secs, 3),
+                     "rows_per_s": round(rows_ / secs) if rows_ and secs > 0 else None,
+                     "peak_rss_mb": None if rss is None else round(rss),
+                     "baseline_s": None if baseline is None else round(baseline, 3),
+                     "speedup_vs_baseline": None if ratio is None else round(ratio, 2), "note": note})
+
+    add("generate world (numpy -> parquet)", world["source_events"] + world["target_events"], gen_s)
+    for m in MODELS:
+        if m in st:
+            add(f"dbt: {m}", st[m]["rows"], st[m]["seconds"], st[m]["peak_rss_mb"])
+    add("dbt: total (raw events -> synthetic_events_aligned)", st.get("synthetic_events_aligned", {}).get("rows"),
+        run["wall_s"], run["peak_rss_mb"], note="wall clock incl. dbt start-up; RSS = whole run peak")
+
+    ui = load_user_items(run["db"])
+    n_tri = triples(ui)
+    scalr_co = sum(st[m]["seconds"] for m in ("int_overlap_users", "int_cooccurrence", "translation"))
+    pairs, sp_s = scipy_translation(ui)
+    add("baseline: scipy.sparse S^T T + P_hat", n_tri, sp_s, note="rows = (u, j, i) triples; CSR build included")
+    equal = scipy_matches_scalr(run["db"], ui, pairs) if len(pairs) <= check_pairs else None
+    pd_n, pd_s = pandas_translation(ui)
+    add("baseline: pandas merge + groupby + P_hat", n_tri, pd_s, note="rows = (u, j, i) triples")
+    add("scalr: co-occurrence + P_hat vs scipy", n_tri, scalr_co, baseline=sp_s, ratio=sp_s / scalr_co,
+        note="int_overlap_users + int_cooccurrence + translation; ratio = scipy_s / scalr_s")
+    add("scalr: co-occurrence + P_hat vs pandas", n_tri, scalr_co, baseline=pd_s, ratio=pd_s / scalr_co,
+        note="ratio = pandas_s / scalr_s")
+
+    n_in, n_out, samp_s = scalr_sampling(run["db"])
+    n_loop, loop_s = loop_sampling(run["db"], n_events=loop_events)
+    loop_full = loop_s / max(n_loop, 1) * n_in
+    add("scalr.sampling (in process, 1 core)", n_out, samp_s, baseline=loop_full, ratio=loop_full / samp_s,
+        note=f"{n_in} source events, K=3; baseline = per-event Generator.choice loop timed on {n_loop} "
+             f"events and extrapolated per event ({loop_s:.3f} s)")
+    with duckdb.connect(str(run["db"]), read_only=True) as con:
+        scalr_tr = con.execute("select count(*) from translation").fetchone()[0]
+    meta = {"world": world, "spec": asdict(spec), "triples": n_tri, "pairs_scipy": len(pairs),
+            "pairs_pandas": pd_n, "pairs_scalr": scalr_tr, "scalr_equals_scipy": equal, "run_wall_s": run["wall_s"],
+            "run_peak_rss_mb": run["peak_rss_mb"]}
+    if not keep:
+        shutil.rmtree(world_dir, ignore_errors=True)
+    else:
+        meta["db"] = str(run["db"])
+    return rows, meta
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.0f}"
+    if isinstance(v, (int, np.integer)):
+        return f"{v:,}"
+    return str(v)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    cols = [c for c in df.columns if c != "note"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()
+    return (f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM; load average at end "
+            f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}; duckdb {duckdb.__version__}")
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--source-events", default="1e6", help="comma-separated sizes, e.g. 1e6,1e7,1e8")
+    ap.add_argument("--overlap", type=float, default=BenchSpec.overlap)
+    ap.add_argument("--target-ratio", type=float, default=BenchSpec.target_ratio)
+    ap.add_argument("--events-per-user", type=float, default=BenchSpec.events_per_user)
+    ap.add_argument("--n-source-items", type=int, default=None)
+    ap.add_argument("--n-target-items", type=int, default=None)
+    ap.add_argument("--ids", choices=["int", "str"], default="int")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--vars", default="{}", help="extra dbt vars as JSON, e.g. '{\"max_items_per_user\": 50}'")
+    ap.add_argument("--loop-events", type=int, default=3000)
+    ap.add_argument("--memory-limit", default="6GB")
+    ap.add_argument("--workdir", default=None, help="where worlds and DuckDB files go (default a temp dir)")
+    ap.add_argument("--out", default=str(PROJECT / "bench_results"))
+    ap.add_argument("--keep", action="store_true", help="keep worlds and databases")
+    a = ap.parse_args(argv)
+    sizes = [int(float(s)) for s in a.source_events.split(",") if s.strip()]
+    spec_kw = {"overlap": a.overlap, "target_ratio": a.target_ratio, "events_per_user": a.events_per_user,
+               "n_source_items": a.n_source_items, "n_target_items": a.n_target_items, "ids": a.ids,
+               "seed": a.seed}
+    work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="scalr_bench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    all_rows, metas = [], []
+    for n in sizes:
+        rows, meta = bench_size(n, work, spec_kw, json.loads(a.vars), a.loop_events, a.memory_limit, a.keep)
+        all_rows += rows
+        metas.append(meta)
+        print(f"\n== {n:,} source events: {meta['triples']:,} (u, j, i) triples, "
+              f"{meta['pairs_scalr']:,} translation pairs, scalr == scipy: {meta['scalr_equals_scipy']} ==")
+        print(to_markdown(pd.DataFrame(rows)))
+    if not a.workdir and not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    df = pd.DataFrame(all_rows)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d_%H%M%S")
+    df.to_csv(out / f"bench_{stamp}.csv", index=False)
+    header = (f"# scalr benchmark {stamp}\n\nMachine: {machine()}\n\nArgs: `{' '.join(argv or sys.argv[1:])}`\n\n")
+    notes = "\n".join(f"- {r['stage']} ({r['source_events']:,}): {r['note']}" for r in all_rows if r["note"])
+    worlds = "\n".join(f"- {m['spec']['source_events']:,} source events: {json.dumps(m['world'])}, "
+                       f"triples {m['triples']:,}, pairs scalr/scipy/pandas {m['pairs_scalr']:,}/"
+                       f"{m['pairs_scipy']:,}/{m['pairs_pandas']:,}, scalr == scipy: {m['scalr_equals_scipy']}"
+                       for m in metas)
+    (out / f"bench_{stamp}.md").write_text(header + to_markdown(df) + "\n\nNotes:\n" + notes +
+                                           "\n\nWorlds:\n" + worlds + "\n")
+    df.attrs["meta"] = metas
+    print(f"\nwritten {out / f'bench_{stamp}.csv'} and .md; machine: {machine()}")
+    return df
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Smoke size of the benchmark (python -m scalr.bench): every stage is reported and written to CSV,
+and the translation scalr builds on the bench world equals the scipy-sparse baseline exactly."""
+from __future__ import annotations
+
+import pandas as pd
+
+from scalr import bench
+
+
+def test_bench_smoke(tmp_path):
+    out = tmp_path / "results"
+    df = bench.main(["--source-events", "2e4", "--workdir", str(tmp_path / "work"), "--out", str(out),
+                     "--loop-events", "300"])
+    meta = df.attrs["meta"][0]
+    assert meta["scalr_equals_scipy"] is True
+    assert meta["pairs_scalr"] == meta["pairs_scipy"] == meta["pairs_pandas"] > 1000
+    csvs = list(out.glob("bench_*.csv"))
+    assert len(csvs) == 1 and len(list(out.glob("bench_*.md"))) == 1
+    got = pd.read_csv(csvs[0])
+    stages = set(got.stage)
+    for m in ["int_user_items", "int_cooccurrence", "translation", "synthetic_events",
+              "synthetic_events_aligned"]:
+        assert f"dbt: {m}" in stages, m
+        r = got[got.stage == f"dbt: {m}"].iloc[0]
+        assert r.rows > 0 and r.seconds > 0 and r.peak_rss_mb > 0, m
+    for s in ["baseline: scipy.sparse S^T T + P_hat", "baseline: pandas merge + groupby + P_hat",
+              "scalr: co-occurrence + P_hat vs scipy", "scalr: co-occurrence + P_hat vs pandas",
+              "scalr.sampling (in process, 1 core)"]:
+        assert s in stages, s
+    assert (got.loc[got.stage.str.startswith("scalr"), "speedup_vs_baseline"] > 0).all()
