@@ -86,3 +86,15 @@ def test_helpers():
     assert list(largest_remainder(10, np.array([0.5, 0.5]), np.array([2, 100]))) == [2, 5]
     with pytest.raises(ValueError, match="alignment must be one of"):
         AlignConfig("bogus")
+
+
+def test_a_bucket_without_synthetic_supply_is_left_out():
+    syn, real, values = world()
+    cheap = values.to_pandas().sort_values("value").item_id.head(60).tolist()
+    mask = ~np.isin(syn["target_item"].to_numpy(zero_copy_only=False), cheap)
+    res = align_detailed(syn.filter(mask), real, values, AlignConfig("bucket", 10, 1.0, seed=1))
+    assert res.table.num_rows > 0.5 * real.num_rows
+    supplied = res.before_share > 0
+    assert not supplied[0] and res.real_share[0] > 0 and res.after_share[0] == 0
+    others = res.real_share[supplied] / res.real_share[supplied].sum()
+    assert tv_distance(res.after_share[supplied], others) < 0.01

@@ -81,15 +81,20 @@ def largest_remainder(total: int, share: np.ndarray, cap: np.ndarray) -> np.ndar
 
 
 def bucket_quota(syn_buckets: np.ndarray, real_share: np.ndarray, target_total: float | None) -> np.ndarray:
-    """Rows to keep per bucket so synthetic shares match ``real_share``."""
+    """Rows to keep per bucket so synthetic shares match ``real_share``. Buckets the synthetic data
+    cannot supply at all (e.g. after a strict min_support) are left out and the real shares are
+    renormalised over the others, so one empty bucket does not empty the result; the remaining
+    mismatch shows in the TV distance."""
     nb = len(real_share)
     avail = np.bincount(syn_buckets, minlength=nb).astype(np.int64)
-    pos = real_share > 0
+    pos = (real_share > 0) & (avail > 0)
     if not pos.any():
         return np.zeros(nb, np.int64)
-    feasible = float(np.min(avail[pos] / real_share[pos]))
+    share = np.where(pos, real_share, 0.0)
+    share = share / share.sum()
+    feasible = float(np.min(avail[pos] / share[pos]))
     total = feasible if target_total is None else min(float(target_total), feasible)
-    return largest_remainder(int(np.floor(total)), real_share, avail)
+    return largest_remainder(int(np.floor(total)), share, avail)
 
 
 def keep_quota(buckets: np.ndarray, priority: np.ndarray, quota: np.ndarray) -> np.ndarray:
