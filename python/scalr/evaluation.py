@@ -88,6 +88,10 @@ def ranking_per_user(user: np.ndarray, label: np.ndarray, score: np.ndarray, ks:
     g = df.groupby("user", sort=True)
     n_pos = g.label.sum()
     out = pd.DataFrame({"n_pos": n_pos})
+    out = out[out.n_pos > 0]
+    user_keep = np.isin(user, out.index.to_numpy())
+    user, label, rank = user[user_keep], label[user_keep], rank[user_keep]
+    n_pos = out.n_pos
     disc = label / np.log2(rank + 2.0)
     for k in ks:
         hit = (rank < k) * label
@@ -97,7 +101,7 @@ def ranking_per_user(user: np.ndarray, label: np.ndarray, score: np.ndarray, ks:
         ideal = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
         idcg = np.where(m > 0, ideal[np.maximum(m - 1, 0)], np.nan)
         out[f"ndcg@{k}"] = dcg / idcg
-    return out[out.n_pos > 0]
+    return out
 
 
 def coverage(user: np.ndarray, item: np.ndarray, score: np.ndarray, k: int, catalog_size: int,
@@ -145,45 +149,54 @@ def evaluate(point: pd.DataFrame, rank: pd.DataFrame, score_col: str, baseline_c
     coverage; segments: user_id -> 'cold' | 'warm'. ``prob=False`` (a heuristic score) skips
     NE and calibration. Relative NE (paired bootstrap) needs ``baseline_col`` in ``point``."""
     seg_of = segments if segments is not None else pd.Series(dtype=object)
+    tb = rank.tiebreak.to_numpy() if "tiebreak" in rank else None
+    r_user = rank.user_id.to_numpy()
+    r_score = rank[score_col].to_numpy(float)
+    per_all = ranking_per_user(r_user, rank.label.to_numpy(), r_score, ks, tb) if len(rank) else None
+    r_rank = rank_within_user(r_user, r_score, tb) if len(rank) else None
+    p_user = point.user_id.to_numpy()
+    p_y = point.label.to_numpy()
+    p_s = point[score_col].to_numpy(float)
+    parts_all = per_user_ne_parts(p_user, p_y, p_s) if prob and len(point) else None
+    base_all = per_user_ne_parts(p_user, p_y, point[baseline_col].to_numpy(float)) \
+        if prob and baseline_col is not None and len(point) else None
     out = []
-    for seg in SEGMENTS:  # three segments
+    for seg in SEGMENTS:  # three segments, each a vectorized filter
         if seg == "all":
-            pt, rk = point, rank
+            pm = np.ones(len(point), bool)
+            rm = np.ones(len(rank), bool)
         else:
             users = seg_of.index[seg_of.to_numpy() == seg]
-            pt = point[point.user_id.isin(users)]
-            rk = rank[rank.user_id.isin(users)]
-        rec: dict = {"segment": seg, "n_users": int(rk.user_id.nunique()), "n_rows": len(pt),
-                     "n_pos": int(pt.label.sum())}
-        if len(pt) and 0 < pt.label.sum() < len(pt):
-            y = pt.label.to_numpy()
-            s = pt[score_col].to_numpy(float)
+            pm = pd.Index(users).get_indexer(pd.Index(p_user)) >= 0
+            rm = pd.Index(users).get_indexer(pd.Index(r_user)) >= 0
+        y, s = p_y[pm], p_s[pm]
+        rec: dict = {"segment": seg, "n_users": int(len(np.unique(r_user[rm]))), "n_rows": int(pm.sum()),
+                     "n_pos": int(y.sum())}
+        if len(y) and 0 < y.sum() < len(y):
             rec["auc"] = auc(y, s)
-            parts_users = pd.Index(np.unique(pt.user_id.to_numpy()))
-            counts = bootstrap_counts(len(parts_users), n_boot, seed)
             if prob:
                 rec["ne"] = ne(y, s)
                 rec["calibration"] = calibration(y, s)
-                parts = per_user_ne_parts(pt.user_id.to_numpy(), y, s)
+                parts = parts_all[parts_all.index.isin(np.unique(p_user[pm]))]
+                counts = bootstrap_counts(len(parts), n_boot, seed)
                 ne_b = ne_from_parts(counts, parts)
                 rec["ne_lo"], rec["ne_hi"] = ci(ne_b)
-                if baseline_col is not None:
-                    b = pt[baseline_col].to_numpy(float)
+                if base_all is not None:
+                    b = point[baseline_col].to_numpy(float)[pm]
                     rec["ne_baseline"] = ne(y, b)
                     rec["rel_ne_pct"] = 100 * (rec["ne"] / rec["ne_baseline"] - 1)
-                    base_b = ne_from_parts(counts, per_user_ne_parts(pt.user_id.to_numpy(), y, b))
+                    base_b = ne_from_parts(counts, base_all.loc[parts.index])
                     rec["rel_ne_lo"], rec["rel_ne_hi"] = ci(100 * (ne_b / base_b - 1))
-        if len(rk) and rk.label.sum() > 0:
-            per = ranking_per_user(rk.user_id.to_numpy(), rk.label.to_numpy(), rk[score_col].to_numpy(float),
-                                   ks, rk.tiebreak.to_numpy() if "tiebreak" in rk else None)
-            counts = bootstrap_counts(len(per), n_boot, seed + 1)
-            for k in ks:
-                for m in (f"recall@{k}", f"ndcg@{k}"):
-                    v = per[m].to_numpy()
-                    rec[m] = float(v.mean())
-                    rec[m + "_lo"], rec[m + "_hi"] = ci(counts @ v / len(v))
-                rec[f"coverage@{k}"] = coverage(rk.user_id.to_numpy(), rk.item_id.to_numpy(),
-                                                rk[score_col].to_numpy(float), k, catalog_size,
-                                                rk.tiebreak.to_numpy() if "tiebreak" in rk else None)
+        if per_all is not None and rm.any():
+            per = per_all[per_all.index.isin(np.unique(r_user[rm]))]
+            if len(per):
+                counts = bootstrap_counts(len(per), n_boot, seed + 1)
+                for k in ks:
+                    for m in (f"recall@{k}", f"ndcg@{k}"):
+                        v = per[m].to_numpy()
+                        rec[m] = float(v.mean())
+                        rec[m + "_lo"], rec[m + "_hi"] = ci(counts @ v / len(v))
+                    top = rm & (r_rank < k)
+                    rec[f"coverage@{k}"] = float(len(np.unique(rank.item_id.to_numpy()[top])) / max(catalog_size, 1))
         out.append(rec)
     return pd.DataFrame(out)

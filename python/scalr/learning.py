@@ -383,6 +383,10 @@ def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
                            keys(*ctx.T.nonzero(), ni)])
     cut = np.quantile(real.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64),
                       1 - cfg.validation_fraction) if len(real) and cfg.validation_fraction > 0 else None
+    # A real positive on an item no *other* user has in the train window has no analogue at
+    # evaluation time (the candidate set is the train catalog): drop it (and its negatives).
+    own = pair_values(ctx.T, real.u.to_numpy(), real.i.to_numpy())
+    real = real[~((real.label.to_numpy() == 1) & (ctx.item_pop[real.i.to_numpy()] - own <= 0))]
     parts = []
     for frame in (real, syn):  # two frames, not rows
         if not len(frame):
@@ -461,12 +465,11 @@ def leak_audit(rows: pd.DataFrame, features: list[str] | tuple[str, ...] = FEATU
     if 0 < y_adv.sum() < len(y_adv):
         half = rng.random(len(take)) < 0.5
         X = take[features].to_numpy(float)
-        clf = lgb.LGBMClassifier(n_estimators=60, learning_rate=0.2, num_leaves=31, min_child_samples=50,
-                                 deterministic=True, force_row_wise=True, n_jobs=2, random_state=seed,
-                                 verbose=-1)
-        clf.fit(X[half], y_adv[half])
-        adv = auc(y_adv[~half], clf.predict_proba(X[~half])[:, 1])
-        gain = clf.booster_.feature_importance("gain")
+        params = dict(objective="binary", learning_rate=0.2, num_leaves=31, min_data_in_leaf=50,
+                      deterministic=True, force_row_wise=True, num_threads=2, seed=seed, verbose=-1)
+        clf = lgb.train(params, lgb.Dataset(X[half], y_adv[half], feature_name=features), num_boost_round=60)
+        adv = auc(y_adv[~half], clf.predict(X[~half]))
+        gain = clf.feature_importance("gain")
         table["importance_gain"] = gain / max(gain.sum(), 1e-12)
     else:
         adv = float("nan")
@@ -485,18 +488,19 @@ def leak_audit(rows: pd.DataFrame, features: list[str] | tuple[str, ...] = FEATU
 class TrainConfig:
     objective: str = "binary"  # binary | lambdarank
     seed: int = 0
-    n_estimators: int = 300
-    learning_rate: float = 0.1
-    num_leaves: int = 31
-    min_child_samples: int = 50
-    early_stopping_rounds: int = 20
+    n_estimators: int = 150
+    learning_rate: float = 0.15
+    num_leaves: int = 15
+    min_child_samples: int = 100
+    early_stopping_rounds: int = 10
+    max_bin: int = 63
     threads: int = 2
     extra: dict = field(default_factory=dict)
 
 
 def _params(cfg: TrainConfig) -> dict:
     p = dict(learning_rate=cfg.learning_rate, num_leaves=cfg.num_leaves,
-             min_data_in_leaf=cfg.min_child_samples, feature_fraction=0.8, bagging_fraction=0.8,
+             min_data_in_leaf=cfg.min_child_samples, max_bin=cfg.max_bin, feature_fraction=0.8, bagging_fraction=0.8,
              bagging_freq=1, seed=cfg.seed, deterministic=True, force_row_wise=True,
              num_threads=cfg.threads, verbose=-1)
     if cfg.objective == "binary":

@@ -1,0 +1,207 @@
+"""scalr.learning: negatives, leave-one-out features, training rows, leak audit, determinism."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalr import learning as ln
+
+
+def tiny_world(seed=0, n_users=300, n_src=40, n_tgt=30):
+    """Users with a taste; source and target items of the taste are more likely."""
+    rng = np.random.default_rng(seed)
+    taste = rng.integers(0, 3, n_users)
+    rows_s, rows_t = [], []
+    u_s = np.repeat(np.arange(n_users), 6)
+    j = np.where(rng.random(len(u_s)) < 0.8, taste[u_s] * (n_src // 3) + rng.integers(0, n_src // 3, len(u_s)),
+                 rng.integers(0, n_src, len(u_s)))
+    u_t = np.repeat(np.arange(n_users), 3)
+    i = np.where(rng.random(len(u_t)) < 0.8, taste[u_t] * (n_tgt // 3) + rng.integers(0, n_tgt // 3, len(u_t)),
+                 rng.integers(0, n_tgt, len(u_t)))
+    ts = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, len(u_t)), "D")
+    source = pd.DataFrame({"user_id": [f"u{x}" for x in u_s], "source_domain": "src",
+                           "source_item": [f"s{x}" for x in j]}).drop_duplicates()
+    target = pd.DataFrame({"user_id": [f"u{x}" for x in u_t], "item_id": [f"t{x}" for x in i],
+                           "event_ts": ts, "label": 1}).drop_duplicates(["user_id", "item_id"])
+    return source.reset_index(drop=True), target.reset_index(drop=True)
+
+
+def brute_translation(source, target):
+    m = source.merge(target[["user_id", "item_id"]], on="user_id")
+    n_ji = m.groupby(["source_item", "item_id"]).user_id.nunique().rename("n_users_ji").reset_index()
+    overlap = set(source.user_id) & set(target.user_id)
+    n_j = source[source.user_id.isin(overlap)].groupby("source_item").user_id.nunique().rename("n_users_j")
+    out = n_ji.merge(n_j, on="source_item")
+    out["p_hat"] = out.n_users_ji / out.n_users_j
+    return out.rename(columns={"item_id": "target_item"})
+
+
+def context(source, target, synthetic=None, lam=1.0):
+    tr = ln.translate(source, target)
+    users = pd.Index(sorted(set(source.user_id) | set(target.user_id)))
+    items = pd.Index(sorted(set(target.item_id)))
+    return ln.build_context(target, source, tr, synthetic, users, items, lam), tr
+
+
+def test_translate_equals_brute_force():
+    source, target = tiny_world(1)
+    tr = ln.translate(source, target)
+    ref = brute_translation(source, target)
+    got = tr.merge(ref, on=["source_item", "target_item"], suffixes=("", "_ref"), how="outer")
+    assert len(got) == len(ref) == len(tr)
+    assert (got.n_users_ji == got.n_users_ji_ref).all() and np.allclose(got.p_hat, got.p_hat_ref)
+    assert np.allclose(tr.groupby("source_item").p_norm.sum(), 1)
+    tr2 = ln.translate(source, target, min_support=2)
+    assert (tr2.n_users_ji >= 2).all() and len(tr2) == (ref.n_users_ji >= 2).sum()
+
+
+def test_negatives_never_hit_interacted_items_and_popularity_respects_zero_weight():
+    rng = np.random.default_rng(0)
+    n_items = 20
+    users = np.arange(50)
+    inter_u = np.repeat(users, 15)
+    inter_i = np.concatenate([rng.choice(n_items, 15, replace=False) for _ in users])
+    excl = ln.sorted_keys(inter_u, inter_i, n_items)
+    w = np.ones(n_items)
+    w[:3] = 0
+    for sampler in ("uniform", "popularity"):
+        parent, item = ln.sample_negatives(users, 4, w, excl, sampler, np.random.default_rng(1))
+        assert len(item) == 200  # 5 free items per user: always satisfiable
+        assert not ln.in_sorted(ln.keys(users[parent], item, n_items), excl).any()
+        if sampler == "popularity":
+            assert item.min() >= 3
+    # a user who interacted with everything gets no negative rather than a wrong one
+    full = ln.sorted_keys(np.zeros(n_items, int), np.arange(n_items), n_items)
+    parent, item = ln.sample_negatives(np.array([0]), 3, np.ones(n_items), full, "uniform",
+                                       np.random.default_rng(0), max_rounds=5)
+    assert len(item) == 0
+    with pytest.raises(ValueError):
+        ln.sample_negatives(users, 1, w, excl, "bogus", rng)
+
+
+def test_keep_target_users_fraction_and_order_independent():
+    ids = np.array([f"u{i}" for i in range(4000)])
+    m = ln.keep_target_users(ids, 0.3, 5)
+    assert 0.27 < m.mean() < 0.33
+    perm = np.random.default_rng(0).permutation(len(ids))
+    assert (ln.keep_target_users(ids[perm], 0.3, 5) == m[perm]).all()
+    assert ln.keep_target_users(ids, 1.0, 5).all()
+
+
+def test_features_are_leave_one_out():
+    source, target = tiny_world(2)
+    ctx, tr = context(source, target)
+    u = ln.codes(target.user_id, ctx.users)
+    i = ln.codes(target.item_id, ctx.items)
+    f = ctx.features(u, i)
+    # item_pop: #users of the item other than the row's user
+    pop = target.groupby("item_id").user_id.nunique()
+    assert np.allclose(np.expm1(f["item_pop"]), pop.loc[target.item_id].to_numpy() - 1)
+    # cf_real brute force for some rows: sum over the user's other items i' of #other users with i and i'
+    hist = target.groupby("user_id").item_id.apply(set)
+    users_of = target.groupby("item_id").user_id.apply(set)
+    for r in range(0, len(target), 97):
+        uu, ii = target.user_id.iat[r], target.item_id.iat[r]
+        want = sum(len((users_of[ii] & users_of[x]) - {uu}) for x in hist[uu] - {ii})
+        assert np.expm1(f["cf_real"][r]) == pytest.approx(want)
+        # xdomain_sum: sum over the user's source items of P_hat with the user's own pair removed
+        js = set(source.source_item[source.user_id == uu])
+        t = tr[(tr.target_item == ii) & tr.source_item.isin(js)]
+        assert f["xdomain_sum"][r] == pytest.approx(((t.n_users_ji - 1) / t.n_users_j).sum())
+    # a brand-new user with no history: no personal signal at all
+    f0 = ctx.features(np.array([len(ctx.users) - 1]), np.array([0]))
+    assert set(np.round([f0["user_n_target"][0]], 6)) <= {0.0, round(np.log1p(ctx.user_target[-1]), 6)}
+
+
+def test_leave_one_out_removes_a_users_private_signal():
+    # the only user with target item t_solo also has s_solo: P_hat(t_solo|s_solo) = 1 but is
+    # entirely the row's own event, so the LOO feature must be 0 for that user's positive row
+    source, target = tiny_world(3)
+    source = pd.concat([source, pd.DataFrame({"user_id": ["u0"], "source_domain": ["src"], "source_item": ["s_solo"]})])
+    target = pd.concat([target, pd.DataFrame({"user_id": ["u0"], "item_id": ["t_solo"],
+                                              "event_ts": [pd.Timestamp("2024-05-01")], "label": [1]})])
+    ctx, tr = context(source.reset_index(drop=True), target.reset_index(drop=True))
+    f = ctx.features(ln.codes(["u0"], ctx.users), ln.codes(["t_solo"], ctx.items))
+    assert f["xdomain_sum"][0] == 0 and f["item_pop"][0] == 0 and f["cf_real"][0] == 0
+
+
+def synthetic_from(source, tr, seed=0, k=2):
+    """A small stand-in for scalr.sampling: K draws from p_norm per (user, source item)."""
+    rng = np.random.default_rng(seed)
+    m = source.merge(tr, on=["source_domain", "source_item"])
+    m["r"] = rng.random(len(m)) ** (1 / m.p_norm)  # weighted sampling without replacement
+    m = m.sort_values("r", ascending=False).groupby(["user_id", "source_item"]).head(k)
+    return pd.DataFrame({"user_id": m.user_id, "target_item": m.target_item, "source_item": m.source_item,
+                         "event_ts": pd.Timestamp("2024-03-01"), "weight": 0.5, "label": 1}).reset_index(drop=True)
+
+
+def test_training_rows_weights_negatives_and_lineage():
+    source, target = tiny_world(4)
+    tr = ln.translate(source, target)
+    syn = synthetic_from(source, tr)
+    ctx, _ = context(source, target, syn, lam=0.4)
+    rows = ln.build_training_rows(ctx, target, syn, ln.RowsConfig(negatives_per_positive=3, synthetic_lambda=0.4))
+    real, synth = rows[rows.is_synthetic == 0], rows[rows.is_synthetic == 1]
+    assert (real.sample_weight == 1).all()
+    assert np.allclose(synth.sample_weight, 0.4 * 0.5)
+    assert len(synth[synth.label == 0]) == 3 * len(synth[synth.label == 1])
+    assert (real.label == 0).sum() == 3 * (real.label == 1).sum()
+    # negatives never hit an item the user has (real or synthetic)
+    has = set(zip(target.user_id, target.item_id)) | set(zip(syn.user_id, syn.target_item))
+    negs = rows[rows.label == 0]
+    assert not any(p in has for p in zip(negs.user_id, negs.item_id))
+    assert set(ln.FEATURES) <= set(rows.columns)
+    assert not {"user_id", "item_id", "source_item", "is_synthetic", "sample_weight", "label"} & set(ln.FEATURES)
+    assert rows.is_validation[rows.is_synthetic == 1].sum() == 0
+    assert 0 < rows.is_validation.mean() < 0.3
+
+
+def test_leak_audit_catches_a_planted_leak_and_keeps_honest_features():
+    rng = np.random.default_rng(0)
+    n = 20000
+    is_syn = (rng.random(n) < 0.5).astype(np.int8)
+    label = (rng.random(n) < 0.2).astype(np.int8)
+    honest = label * 0.5 + rng.normal(0, 1, n)  # same signal on real and synthetic rows
+    leak = np.where(is_syn == 1, label + rng.normal(0, 0.2, n), rng.normal(0, 1, n))
+    rows = pd.DataFrame({"is_synthetic": is_syn, "label": label, "honest": honest, "leak": leak})
+    res = ln.leak_audit(rows, ["honest", "leak"], purge_threshold=0.1)
+    t = res.table.set_index("feature")
+    assert res.purged == ["leak"]
+    assert t.loc["leak", "leak_gap"] > 0.3 and abs(t.loc["honest", "leak_gap"]) < 0.05
+    assert t.loc["leak", "importance_gain"] > t.loc["honest", "importance_gain"]
+    assert res.adversarial_auc > 0.55
+    # manual purge list, automatic mode off
+    res2 = ln.leak_audit(rows, ["honest", "leak"], purge_features=["honest"], purge_threshold=None)
+    assert res2.purged == ["honest"]
+
+
+def test_pxhat_feature_leaks_on_real_sampled_synthetic_rows():
+    """The issue's trap, end to end: xdomain_sum (from P_hat) separates synthetic positives far
+    better than real ones when P_hat rests on single users (90 % support-1 pairs, as on
+    Food-Kitchen); the audit purges it and keeps the item-item channel."""
+    source, target = tiny_world(5, n_users=600, n_src=300, n_tgt=300)
+    tr = ln.translate(source, target)
+    syn = synthetic_from(source, tr)
+    ctx, _ = context(source, target, syn)
+    rows = ln.build_training_rows(ctx, target, syn, ln.RowsConfig())
+    res = ln.leak_audit(rows, list(ln.FEATURES), purge_threshold=0.1)
+    assert {"xdomain_sum", "xdomain_cnt"} <= set(res.purged)
+    assert "cf_all" not in res.purged and "user_n_target" not in res.purged
+    t = res.table.set_index("feature")
+    assert t.loc["xdomain_sum", "leak_gap"] > 0.15
+
+
+def test_models_are_deterministic_and_learn():
+    source, target = tiny_world(6, n_users=600)
+    ctx, _ = context(source, target)
+    rows = ln.build_training_rows(ctx, target, None, ln.RowsConfig(validation_fraction=0.2))
+    feats = list(ln.FEATURES)
+    cfg = ln.TrainConfig(seed=3, n_estimators=30)
+    a = ln.predict(ln.train_model(rows, feats, cfg), rows, feats)
+    b = ln.predict(ln.train_model(rows, feats, cfg), rows, feats)
+    assert np.array_equal(a, b)
+    from scalr.evaluation import auc
+    assert auc(rows.label.to_numpy(), a) > 0.6
+    r = ln.train_model(rows, feats, ln.TrainConfig(objective="lambdarank", seed=3, n_estimators=20))
+    assert len(ln.predict(r, rows, feats)) == len(rows)
