@@ -94,3 +94,24 @@ def test_p_hat_recovers_planted_truth(tmp_path, dbt):
         errors[n] = float(np.abs(m.p_hat - m.p_true).mean())
     assert errors[24000] < 0.5 * errors[1500], errors
     assert errors[24000] < 0.01, errors
+
+
+FOOD_KITCHEN = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared/data/amazon_food_kitchen/events.csv.gz"
+
+
+@pytest.mark.skipif(not FOOD_KITCHEN.exists(), reason="real data ../shared/data/amazon_food_kitchen absent")
+def test_food_kitchen_translation_equals_independent_scipy(dbt):
+    """The issue's Food-Kitchen command; the translation equals the scipy computation exactly."""
+    vars = {"events_path": str(FOOD_KITCHEN), "source_domains": ["food"], "target_domain": "kitchen",
+            "event_time_column": "event_date", "event_time_unit": "date", "train_end": "2014-01-01"}
+    res = dbt(vars, select="+translation")
+    assert res.ok, res.output[-3000:]
+    got = res.table("translation", "source_domain, source_item, target_item")
+    ev = pd.read_csv(FOOD_KITCHEN, dtype=str, usecols=["user_id", "item_id", "domain", "event_date"])
+    ev = ev.rename(columns={"event_date": "event_ts"})
+    ref = reference_translation(ev, ["food"], "kitchen", "2014-01-01")
+    assert len(got) == len(ref) == 610_998
+    for col in ["source_item", "target_item", "n_users_ji", "n_users_j"]:
+        assert (got[col].to_numpy() == ref[col].to_numpy()).all(), col
+    np.testing.assert_allclose(got.p_hat, ref.p_hat, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got.p_norm, ref.p_norm, rtol=0, atol=1e-12)
