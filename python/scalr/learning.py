@@ -29,12 +29,15 @@ NEGATIVE_SAMPLERS = ("uniform", "popularity")
 
 FEATURE_DOCS: dict[str, str] = {
     "item_pop": "log1p(#users with a real target train event on the item), leave-one-out (the row's user removed).",
+    "item_pop_recent": "log1p(#users with a real target train event on the item in the latest 20 % of the train "
+                       "window's target events, by time), leave-one-out: the item's recent trend.",
     "item_pop_synth": "log1p(synthetic weight mass on the item over all users), leave-one-out (the row's own cell removed).",
     "user_n_target": "log1p(#distinct real target train items of the user); constant over the user's rows; 0 = target-cold.",
     "user_n_source": "log1p(#distinct source train items of the user); constant over the user's rows.",
     "user_n_synth": "log1p(synthetic weight mass of the user); constant over the user's rows.",
     "cf_real": "log1p(item-item score on real target train events): sum over the user's other real items i' of "
                "#other users with both i and i' (leave-one-out: the user's own co-occurrences removed).",
+    "cf_real_norm": "cf_real score / sqrt((item users without u + 1) * (user items without i + 1)): cosine-like.",
     "cf_all": "log1p(item-item score on real + synthetic events, synthetic cells weighted min(1, lambda*w)): "
               "sum_{i' != i} H[u,i'] * (C[i',i] - H[u,i'] H[u,i]), C = H^T H; the personalisation channel.",
     "cf_all_norm": "cf_all score / sqrt((item mass of i without u + 1) * (user mass without i + 1)): a cosine-like version.",
@@ -237,6 +240,7 @@ class FeatureContext:
     users: pd.Index
     items: pd.Index  # target catalog (candidate set)
     T: sp.csr_matrix  # users x items, real target train positives (indicator)
+    R: sp.csr_matrix  # users x items, the recent subset of T
     Hs: sp.csr_matrix  # users x items, synthetic weight mass (sum of lambda * w)
     H: sp.csr_matrix  # users x items, real (1) or synthetic min(1, mass) cell values
     S: sp.csr_matrix  # users x source items (indicator)
@@ -247,6 +251,7 @@ class FeatureContext:
     C_real: sp.csr_matrix  # items x items, T^T T, zero diagonal
     C_all: sp.csr_matrix  # items x items, H^T H, zero diagonal
     item_pop: np.ndarray
+    item_recent: np.ndarray
     item_synth: np.ndarray
     user_target: np.ndarray
     user_source: np.ndarray
@@ -260,6 +265,7 @@ class FeatureContext:
         u = np.asarray(u, np.int64)
         i = np.asarray(i, np.int64)
         t_ui = pair_values(self.T, u, i)
+        r_ui = pair_values(self.R, u, i)
         hs_ui = pair_values(self.Hs, u, i)
         h_ui = pair_values(self.H, u, i)
         cf_real = pair_product(self.T, self.C_real, u, i) - t_ui * (self.user_target[u] - t_ui)
@@ -270,11 +276,14 @@ class FeatureContext:
         user_mass = np.maximum(self.h_user_mass[u] - h_ui, 0)
         return {
             "item_pop": np.log1p(np.maximum(self.item_pop[i] - t_ui, 0)),
+            "item_pop_recent": np.log1p(np.maximum(self.item_recent[i] - r_ui, 0)),
             "item_pop_synth": np.log1p(np.maximum(self.item_synth[i] - hs_ui, 0)),
             "user_n_target": np.log1p(self.user_target[u]),
             "user_n_source": np.log1p(self.user_source[u]),
             "user_n_synth": np.log1p(self.user_synth[u]),
             "cf_real": np.log1p(np.maximum(cf_real, 0)),
+            "cf_real_norm": np.maximum(cf_real, 0) / np.sqrt(
+                (np.maximum(self.item_pop[i] - t_ui, 0) + 1) * (np.maximum(self.user_target[u] - t_ui, 0) + 1)),
             "cf_all": np.log1p(np.maximum(cf_all, 0)),
             "cf_all_norm": np.maximum(cf_all, 0) / np.sqrt((item_mass + 1) * (user_mass + 1)),
             "xdomain_sum": np.maximum(x_sum, 0),
@@ -284,12 +293,18 @@ class FeatureContext:
 
 def build_context(real_target: pd.DataFrame, source: pd.DataFrame, translation: pd.DataFrame,
                   synthetic: pd.DataFrame | None, users: pd.Index, items: pd.Index,
-                  synthetic_lambda: float = 1.0) -> FeatureContext:
-    """real_target: [user_id, item_id] real target train positives; source: [user_id,
+                  synthetic_lambda: float = 1.0, recent_fraction: float = 0.2) -> FeatureContext:
+    """real_target: [user_id, item_id, event_ts] real target train positives; source: [user_id,
     source_domain, source_item] source train events; translation: the translation mart;
     synthetic: [user_id, target_item, weight] synthetic positives (or None)."""
     nu, ni = len(users), len(items)
     T = sparse_indicator(codes(real_target.user_id, users), codes(real_target.item_id, items), (nu, ni))
+    if "event_ts" in real_target and len(real_target):
+        tsv = real_target.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64)
+        rec = tsv >= np.quantile(tsv, 1 - recent_fraction)
+    else:
+        rec = np.zeros(len(real_target), bool)
+    R = sparse_indicator(codes(real_target.user_id[rec], users), codes(real_target.item_id[rec], items), (nu, ni))
     skey = (source.source_domain.astype(str) + "\x1f" + source.source_item.astype(str)).to_numpy()
     tkey = (translation.source_domain.astype(str) + "\x1f" + translation.source_item.astype(str)).to_numpy()
     src_idx = pd.Index(np.unique(np.r_[skey, tkey]))
@@ -318,9 +333,9 @@ def build_context(real_target: pd.DataFrame, source: pd.DataFrame, translation: 
         return c
 
     return FeatureContext(
-        users=users, items=items, T=T, Hs=Hs, H=H, S=S, W=W, W1=W1, Wsingle=Wsingle, Wany=Wany,
+        users=users, items=items, T=T, R=R, Hs=Hs, H=H, S=S, W=W, W1=W1, Wsingle=Wsingle, Wany=Wany,
         C_real=cooc(T), C_all=cooc(H),
-        item_pop=np.asarray(T.sum(0)).ravel(), item_synth=np.asarray(Hs.sum(0)).ravel(),
+        item_pop=np.asarray(T.sum(0)).ravel(), item_recent=np.asarray(R.sum(0)).ravel(), item_synth=np.asarray(Hs.sum(0)).ravel(),
         user_target=np.asarray(T.sum(1)).ravel(), user_source=np.asarray(S.sum(1)).ravel(),
         user_synth=np.asarray(Hs.sum(1)).ravel(), h_sq=np.asarray(H.multiply(H).sum(1)).ravel(),
         h_item_mass=np.asarray(H.sum(0)).ravel(), h_user_mass=np.asarray(H.sum(1)).ravel(),
