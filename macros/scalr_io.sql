@@ -14,17 +14,30 @@
   {%- endif -%}
 {%- endmacro %}
 
-{% macro scalr_file_columns(path) -%}
-  {#- Column names of a file (lower-cased); errors name the variable and the path. -#}
+{% macro scalr_file_columns(path, var_name='events_path', model_name='base_events') -%}
+  {#- Column names of a file (lower-cased); errors name the model, the variable and the path. -#}
   {%- if not execute -%}{{ return([]) }}{%- endif -%}
-  {%- set n = run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] -%}
+  {%- if not path -%}
+    {{ scalr_fail(model_name, "var " ~ var_name ~ " is empty (0 files, 0 rows)") }}
+  {%- endif -%}
+  {%- set n = run_query("select count(*) from glob('" ~ (path | replace("'", "''")) ~ "')").columns[0].values()[0] -%}
   {%- if n == 0 -%}
-    {{ exceptions.raise_compiler_error("scalr input error: no file matches '" ~ path ~ "' (" ~ (path) ~ " does not exist; check the events_path / items_path var)") }}
+    {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist)") }}
   {%- endif -%}
   {%- set rel = run_query("describe select * from " ~ scalr_read_file(path) ~ " limit 0") -%}
   {%- set cols = [] -%}
   {%- for r in rel.rows -%}{%- do cols.append(r[0] | lower) -%}{%- endfor -%}
   {{ return(cols) }}
+{%- endmacro %}
+
+{% macro scalr_require_columns(model_name, path, cols, required, hint='') -%}
+  {#- Stops the build when a required column is missing; the message counts the file's rows. -#}
+  {%- set missing = required | reject('in', cols) | list -%}
+  {%- if missing -%}
+    {%- set n = run_query("select count(*) from " ~ scalr_read_file(path)).columns[0].values()[0] -%}
+    {{ scalr_fail(model_name, "column " ~ (missing | join(', ')) ~ ": missing from file '" ~ path ~ "', so "
+        ~ n ~ " of " ~ n ~ " rows are unusable (the file has columns " ~ (cols | join(', ')) ~ hint ~ ")") }}
+  {%- endif -%}
 {%- endmacro %}
 
 {% macro scalr_try_cast(expr, type) -%}
@@ -38,10 +51,15 @@
 {% macro default__scalr_parse_time(expr, unit) -%}
   {%- if unit == 'timestamp' -%} try_cast(trim({{ expr }}) as timestamp)
   {%- elif unit == 'date' -%} cast(try_cast(trim({{ expr }}) as date) as timestamp)
-  {%- elif unit == 'unix_seconds' -%} make_timestamp(cast(round(try_cast(trim({{ expr }}) as double) * 1000000) as bigint))
+  {%- elif unit == 'unix_seconds' -%} make_timestamp(try_cast(round(try_cast(trim({{ expr }}) as double) * 1000000) as bigint))
   {%- else -%}{{ exceptions.raise_compiler_error("scalr config error: event_time_unit must be timestamp, date or unix_seconds, got '" ~ unit ~ "'") }}
   {%- endif -%}
 {%- endmacro %}
+
+{% macro scalr_not_finite(expr) -%}
+  {{ return(adapter.dispatch('scalr_not_finite', 'scalr')(expr)) }}
+{%- endmacro %}
+{% macro default__scalr_not_finite(expr) -%}(isnan({{ expr }}) or isinf({{ expr }})){%- endmacro %}
 
 {% macro scalr_add_days(ts_expr, days) -%}
   {{ return(adapter.dispatch('scalr_add_days', 'scalr')(ts_expr, days)) }}

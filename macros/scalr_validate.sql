@@ -6,9 +6,10 @@
   {{ exceptions.raise_compiler_error("scalr input error in model " ~ model_name ~ ": " ~ message) }}
 {%- endmacro %}
 
-{% macro scalr_check_rows(model_name, relation_sql, checks, context='') -%}
-  {#- checks: list of [column, failing_condition_sql, description]. -#}
-  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+{% macro scalr_row_failures(relation_sql, checks) -%}
+  {#- checks: list of [column, failing_condition_sql, description]. One aggregate query (portable
+      sum(case ...)); returns one "column C: N of M rows <description>" line per failing check. -#}
+  {%- if not execute -%}{{ return([]) }}{%- endif -%}
   {%- set q -%}
     select count(*) as n_rows
     {%- for c in checks %}, sum(case when {{ c[1] }} then 1 else 0 end) as c{{ loop.index0 }}{% endfor %}
@@ -22,9 +23,19 @@
       {%- do failures.append("column " ~ c[0] ~ ": " ~ bad ~ " of " ~ row[0] ~ " rows " ~ c[2]) -%}
     {%- endif -%}
   {%- endfor -%}
+  {{ return(failures) }}
+{%- endmacro %}
+
+{% macro scalr_fail_if(model_name, failures, context='') -%}
+  {#- Stops the build with every failure in one message, so one run reports every problem. -#}
   {%- if failures | length > 0 -%}
     {{ scalr_fail(model_name, failures | join('; ') ~ (' (' ~ context ~ ')' if context else '')) }}
   {%- endif -%}
+{%- endmacro %}
+
+{% macro scalr_check_rows(model_name, relation_sql, checks, context='') -%}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {{ scalr_fail_if(model_name, scalr_row_failures(relation_sql, checks), context) }}
 {%- endmacro %}
 
 {% macro scalr_source_domains() -%}

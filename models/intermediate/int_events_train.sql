@@ -7,16 +7,19 @@
     {%- if start %} and event_ts >= {{ scalr_ts_literal(start) }}{% endif %}
 {%- endset -%}
 {%- if execute -%}
-  {%- set q = "select domain, count(*) filter (where " ~ window_sql ~ "), count(*) from " ~ ref('stg_events') ~ " group by domain" -%}
+  {%- set q = "select domain, sum(case when " ~ window_sql ~ " then 1 else 0 end), count(*) from "
+      ~ ref('stg_events') ~ " group by domain" -%}
   {%- set counts = {} -%}
-  {%- for r in run_query(q).rows -%}{%- do counts.update({r[0]: [r[1], r[2]]}) -%}{%- endfor -%}
+  {%- for r in run_query(q).rows -%}{%- do counts.update({r[0]: [r[1] or 0, r[2]]}) -%}{%- endfor -%}
+  {%- set empty = [] -%}
   {%- for d in scalr_domains() -%}
     {%- set c = counts.get(d, [0, 0]) -%}
-    {%- if c[0] == 0 -%}
-      {{ scalr_fail('int_events_train', "column event_ts: domain '" ~ d ~ "' has 0 of " ~ c[1]
-          ~ " rows in the train window [" ~ (start or '-inf') ~ ", " ~ end_ ~ ") (vars train_start / train_end)") }}
-    {%- endif -%}
+    {%- if c[0] == 0 -%}{%- do empty.append("domain '" ~ d ~ "' has 0 of " ~ c[1] ~ " rows") -%}{%- endif -%}
   {%- endfor -%}
+  {%- if empty -%}
+    {{ scalr_fail('int_events_train', "column event_ts: " ~ (empty | join(', ')) ~ " in the train window ["
+        ~ (start or '-inf') ~ ", " ~ end_ ~ ") (vars train_start / train_end)") }}
+  {%- endif -%}
 {%- endif -%}
 
 with

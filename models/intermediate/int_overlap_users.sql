@@ -4,6 +4,7 @@
     select
         count(distinct case when domain_role = 'source' then user_id end),
         count(distinct case when domain_role = 'target' then user_id end),
+        count(distinct user_id),
         (select count(*) from (
             select user_id from {{ ref('int_user_items') }}
             group by user_id
@@ -12,9 +13,10 @@
     from {{ ref('int_user_items') }}
   {%- endset -%}
   {%- set r = run_query(q).rows[0] -%}
-  {%- if r[2] == 0 -%}
-    {{ scalr_fail('int_overlap_users', "column user_id: 0 users have both source and target positives in the train window ("
-        ~ r[0] ~ " source users, " ~ r[1] ~ " target users); P_hat(i|j) needs overlapping users") }}
+  {%- if r[3] == 0 -%}
+    {{ scalr_fail('int_overlap_users', "column user_id: 0 of " ~ r[2] ~ " users (" ~ r[0] ~ " with source, "
+        ~ r[1] ~ " with target positives) have positives in both a source and the target domain in the"
+        ~ " train window; P_hat(i|j) needs overlapping users") }}
   {%- endif -%}
 {%- endif -%}
 

@@ -1,13 +1,10 @@
 {#- Raw events, read as text from var events_path and typed. Not validated: stg_events validates. -#}
 {%- set path = var('events_path') -%}
 {%- set time_col = var('event_time_column') | lower -%}
-{%- set cols = scalr_file_columns(path) -%}
+{%- set cols = scalr_file_columns(path, 'events_path', 'base_events') -%}
 {%- if execute -%}
-  {%- for c in ['user_id', 'item_id', 'domain', time_col] -%}
-    {%- if c not in cols -%}
-      {{ scalr_fail('base_events', "column " ~ c ~ ": missing from file '" ~ path ~ "' (0 rows readable; the file has columns " ~ (cols | join(', ')) ~ "; the time column is set by var event_time_column)") }}
-    {%- endif -%}
-  {%- endfor -%}
+  {{ scalr_require_columns('base_events', path, cols, ['user_id', 'item_id', 'domain', time_col],
+      "; the time column is set by var event_time_column") }}
 {%- endif -%}
 {%- set has_label = 'label' in cols -%}
 

@@ -6,38 +6,56 @@
 {%- set ctx = "events_path=" ~ var('events_path') -%}
 {%- if execute -%}
   {%- set configured = "domain in (" ~ scalr_sql_list(domains) ~ ")" -%}
-  {{ scalr_check_rows('stg_events', base, [
-      ['domain', "domain is null or domain = ''", "have a null or empty domain"],
-      ['user_id', configured ~ " and (user_id is null or user_id = '')", "have a null or empty user_id"],
-      ['item_id', configured ~ " and (item_id is null or item_id = '')", "have a null or empty item_id"],
-      [var('event_time_column'), configured ~ " and event_time_raw is null", "have a missing time"],
-      [var('event_time_column'), configured ~ " and event_time_raw is not null and event_ts is null",
-          "have a time that does not parse as " ~ var('event_time_unit')],
+  {%- set time_col = var('event_time_column') -%}
+  {#- Per row: the smallest and largest configured domain its item_id occurs in (portable windows). -#}
+  {%- set checked -%}
+    (select
+        b.*,
+        min(case when {{ configured }} then domain end) over (partition by item_id) as item_min_domain,
+        max(case when {{ configured }} then domain end) over (partition by item_id) as item_max_domain
+     from {{ base }} as b) as checked
+  {%- endset -%}
+  {%- set failures = scalr_row_failures(checked, [
+      ['domain', "domain is null or trim(domain) = ''", "have a null or empty domain"],
+      ['user_id', configured ~ " and (user_id is null or trim(user_id) = '')", "have a null or empty user_id"],
+      ['item_id', configured ~ " and (item_id is null or trim(item_id) = '')", "have a null or empty item_id"],
+      ['item_id', configured ~ " and trim(item_id) <> '' and item_min_domain <> item_max_domain",
+          "have an item_id that also occurs in another domain (catalogs must be disjoint)"],
+      [time_col, configured ~ " and (event_time_raw is null or trim(event_time_raw) = '')", "have a missing time"],
+      [time_col, configured ~ " and trim(event_time_raw) <> '' and event_ts is null",
+          "have a time that does not parse as " ~ var('event_time_unit') ~ " (var event_time_unit)"],
+      [time_col, configured ~ " and (event_ts < " ~ scalr_ts_literal('1900-01-01') ~ " or event_ts >= "
+          ~ scalr_ts_literal('2200-01-01') ~ ")",
+          "have a time outside [1900, 2200) (milliseconds given with event_time_unit = " ~ var('event_time_unit') ~ "?)"],
       ['label', configured ~ " and (label_value is null or label_value not in (0, 1))",
-          "have a label outside {0, 1}"],
-  ], ctx) }}
+          "have a missing label or one outside {0, 1}"],
+  ]) -%}
   {%- set per_domain = run_query("select domain, count(*) from " ~ base ~ " group by domain") -%}
   {%- set counts = {} -%}
-  {%- for r in per_domain.rows -%}{%- do counts.update({r[0]: r[1]}) -%}{%- endfor -%}
+  {%- set ns = namespace(total=0, ignored=0) -%}
+  {%- for r in per_domain.rows -%}
+    {%- do counts.update({r[0]: r[1]}) -%}
+    {%- set ns.total = ns.total + r[1] -%}
+  {%- endfor -%}
   {%- for d in domains -%}
     {%- if (counts.get(d) or 0) == 0 -%}
-      {{ scalr_fail('stg_events', "column domain: configured domain '" ~ d ~ "' has 0 rows (domains present: "
-          ~ (counts.keys() | reject('none') | sort | join(', ')) ~ "; " ~ ctx ~ ")") }}
+      {%- do failures.append("column domain: configured domain '" ~ d ~ "' has 0 of " ~ ns.total
+          ~ " rows (domains present: " ~ (counts.keys() | reject('none') | sort | join(', '))
+          ~ "; check vars source_domains / target_domain)") -%}
     {%- endif -%}
   {%- endfor -%}
   {%- set ignored = [] -%}
   {%- for d, n in counts.items() -%}
-    {%- if d not in domains and d is not none and d != '' -%}{%- do ignored.append(d ~ ": " ~ n) -%}{%- endif -%}
+    {%- if d not in domains and d is not none and d | trim != '' -%}
+      {%- do ignored.append(d ~ ": " ~ n) -%}
+      {%- set ns.ignored = ns.ignored + n -%}
+    {%- endif -%}
   {%- endfor -%}
   {%- if ignored -%}
-    {{ log("stg_events: ignored events of unconfigured domains (" ~ (ignored | sort | join(', ')) ~ ")", info=True) }}
+    {{ log("stg_events: ignored " ~ ns.ignored ~ " of " ~ ns.total ~ " rows: events of unconfigured domains ("
+        ~ (ignored | sort | join(', ')) ~ ")", info=True) }}
   {%- endif -%}
-  {%- set shared = run_query("select count(*), coalesce(sum(n), 0) from (select item_id, count(*) as n from "
-      ~ base ~ " where " ~ configured ~ " group by item_id having count(distinct domain) > 1)").rows[0] -%}
-  {%- if shared[0] > 0 -%}
-    {{ scalr_fail('stg_events', "column item_id: " ~ shared[0] ~ " item ids appear in more than one domain ("
-        ~ shared[1] ~ " rows); catalogs must be disjoint (" ~ ctx ~ ")") }}
-  {%- endif -%}
+  {{ scalr_fail_if('stg_events', failures, ctx) }}
 {%- endif -%}
 
 with
@@ -62,7 +80,7 @@ final as (
         user_id,
         item_id,
         domain,
-        case when domain = '{{ var("target_domain") }}' then 'target' else 'source' end as domain_role,
+        case when domain = {{ scalr_sql_list([var('target_domain')]) }} then 'target' else 'source' end as domain_role,
         event_ts,
         label
     from deduplicated

@@ -3,27 +3,23 @@
 {%- set path = var('items_path') -%}
 {%- set ctx = "items_path=" ~ path -%}
 {%- if path and execute -%}
-  {%- set cols = scalr_file_columns(path) -%}
-  {%- for c in ['item_id', 'domain', 'value'] -%}
-    {%- if c not in cols -%}
-      {{ scalr_fail('stg_items', "column " ~ c ~ ": missing from file '" ~ path ~ "' (columns: " ~ (cols | join(', ')) ~ ")") }}
-    {%- endif -%}
-  {%- endfor -%}
+  {%- set cols = scalr_file_columns(path, 'items_path', 'stg_items') -%}
+  {{ scalr_require_columns('stg_items', path, cols, ['item_id', 'domain', 'value']) }}
   {%- set raw -%}
     (select cast(item_id as varchar) as item_id, cast(domain as varchar) as domain,
             cast(value as varchar) as value_raw,
-            {{ scalr_try_cast('cast(value as varchar)', 'double') }} as value
+            {{ scalr_try_cast('cast(value as varchar)', 'double') }} as value,
+            count(*) over (partition by cast(item_id as varchar)) as n_item_rows
      from {{ scalr_read_file(path) }}) as items
   {%- endset -%}
   {{ scalr_check_rows('stg_items', raw, [
-      ['item_id', "item_id is null or item_id = ''", "have a null or empty item_id"],
-      ['domain', "domain is null or domain = ''", "have a null or empty domain"],
-      ['value', "value is null or isnan(value) or value < 0 or isinf(value)", "have a missing, non-numeric, NaN, infinite or negative value"],
+      ['item_id', "item_id is null or trim(item_id) = ''", "have a null or empty item_id"],
+      ['domain', "domain is null or trim(domain) = ''", "have a null or empty domain"],
+      ['item_id', "trim(item_id) <> '' and n_item_rows > 1",
+          "share their item_id with another row (an item belongs to one domain and has one value)"],
+      ['value', "value is null or " ~ scalr_not_finite('value') ~ " or value < 0",
+          "have a missing, non-numeric, NaN, infinite or negative value"],
   ], ctx) }}
-  {%- set dup = run_query("select count(*), coalesce(sum(n), 0) from (select item_id, count(*) as n from " ~ raw ~ " group by item_id having count(*) > 1)").rows[0] -%}
-  {%- if dup[0] > 0 -%}
-    {{ scalr_fail('stg_items', "column item_id: " ~ dup[0] ~ " item ids appear on more than one row (" ~ dup[1] ~ " rows; an item belongs to one domain and has one value) (" ~ ctx ~ ")") }}
-  {%- endif -%}
 {%- endif -%}
 
 with

@@ -1,0 +1,357 @@
+"""The bad-input matrix: every malformed or surprising events / items file either builds correctly
+or stops the build with a message that names the model (or file), the column and the row count.
+Plus failed-build safety: a failed build never touches the previous marts, and `published.*`
+(see docs/reliability.md) only ever holds the marts of one fully successful build."""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+COLS = ("user_id", "item_id", "domain", "event_ts")
+
+# A tiny good world. Overlap users u1, u2, u3 (u4 has no target event).
+#   s1: u1, u2 -> n_j = 2;  t1: u1, u2 (2);  t2: u2 (1)
+#   s2: u1, u3 -> n_j = 2;  t1: u1 (1);      t2: u3 (1)
+GOOD = [
+    ("u1", "s1", "source", "2024-01-01 10:00:00"),
+    ("u1", "s2", "source", "2024-01-02 10:00:00"),
+    ("u1", "t1", "target", "2024-01-03 10:00:00"),
+    ("u2", "s1", "source", "2024-02-01 10:00:00"),
+    ("u2", "t1", "target", "2024-02-02 10:00:00"),
+    ("u2", "t2", "target", "2024-02-03 10:00:00"),
+    ("u3", "s2", "source", "2024-03-01 10:00:00"),
+    ("u3", "t2", "target", "2024-03-02 10:00:00"),
+    ("u4", "s3", "source", "2024-04-01 10:00:00"),
+]
+GOOD_TRANSLATION = {
+    ("source", "s1", "t1"): (2, 2), ("source", "s1", "t2"): (1, 2),
+    ("source", "s2", "t1"): (1, 2), ("source", "s2", "t2"): (1, 2),
+}
+
+
+def write_events(path: Path, rows, columns=COLS) -> Path:
+    """CSV (optionally .gz) or Parquet; None is written as an empty field / null."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        pd.DataFrame([list(r) for r in rows], columns=list(columns), dtype="string").to_parquet(path)
+        return path
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for r in rows:
+            w.writerow(["" if v is None else v for v in r])
+    return path
+
+
+def base_vars(events: Path, **kw) -> dict:
+    """Every var the pipeline up to translation reads, pinned, so default changes don't matter."""
+    v = {"events_path": str(events), "items_path": None, "source_domains": ["source"],
+         "target_domain": "target", "event_time_column": "event_ts",
+         "event_time_unit": "timestamp", "train_start": None, "train_end": "2024-10-01",
+         "eval_end": None, "min_support": 1, "max_targets_per_source": None,
+         "max_items_per_user": None, "translation_shrinkage": 0, "count_noise_epsilon": None}
+    v.update(kw)
+    return v
+
+
+def translation_of(res, schema: str = "main") -> dict:
+    t = res.table(f"{schema}.translation")
+    return {(r.source_domain, r.source_item, r.target_item): (int(r.n_users_ji), int(r.n_users_j))
+            for r in t.itertuples()}
+
+
+def assert_fails(res, *needles):
+    assert not res.ok, res.output[-3000:]
+    for n in needles:
+        assert n in res.output, f"{n!r} not in output:\n{res.output[-3000:]}"
+
+
+def reference(rows, target="target", sources=("source",), train_end="2024-10-01", labels=None):
+    """Independent indicator-semantics P_hat counts from raw rows."""
+    ev = pd.DataFrame([list(r) for r in rows], columns=list(COLS) + (["label"] if labels else []))
+    ev = ev[pd.to_datetime(ev.event_ts, format="mixed") < pd.Timestamp(train_end)]
+    ev = ev[ev.domain.isin(list(sources) + [target])]
+    if labels:
+        ev = ev[ev.label.astype(float) == 1]
+    ev = ev.drop_duplicates(["user_id", "domain", "item_id"])
+    src, tgt = ev[ev.domain != target], ev[ev.domain == target]
+    overlap = set(src.user_id) & set(tgt.user_id)
+    src, tgt = src[src.user_id.isin(overlap)], tgt[tgt.user_id.isin(overlap)]
+    n_j = src.groupby(["domain", "item_id"]).user_id.nunique()
+    pairs = src.merge(tgt, on="user_id", suffixes=("_s", "_t"))
+    n_ji = pairs.groupby(["domain_s", "item_id_s", "item_id_t"]).user_id.nunique()
+    return {k: (int(v), int(n_j[(k[0], k[1])])) for k, v in n_ji.items()}
+
+
+# ---------------------------------------------------------------- rows that stop the build
+
+
+def test_bad_rows_unknown_source_domain_and_bad_items_reported_at_once(tmp_path, dbt):
+    """One CSV.gz events world + one items file, one dbt run. stg_events checks every row in one
+    aggregate query and reports every problem in one message, one line per column and check;
+    stg_items (independent of stg_events) fails in the same run with its own lines."""
+    rows = [r + ("1",) for r in GOOD] + [
+        (None, "s1", "source", "2024-01-05", "1"),           # user_id null
+        ("   ", "t1", "target", "2024-01-05", "1"),          # user_id blank
+        ("u1", None, "target", "2024-01-05", "1"),           # item_id null
+        ("u1", "s9", None, "2024-01-05", "1"),               # domain null
+        ("u2", "s8", " ", "2024-01-05", "1"),                # domain blank
+        ("u1", "s1", "source", None, "1"),                   # time missing
+        ("u2", "t1", "target", "", "1"),                     # time missing
+        ("u3", "t1", "target", "  ", "1"),                   # time blank
+        ("u1", "s1", "source", "yesterday", "1"),            # time unparsable
+        ("u2", "t1", "target", "2024-02-30 10:00:00", "1"),  # time unparsable
+        ("u1", "s2", "source", "3024-01-01 00:00:00", "1"),  # time out of range
+        ("u1", "s1", "source", "2024-01-05", "2"),           # label 2
+        ("u2", "t2", "target", "2024-01-05", "yes"),         # label yes
+        ("u3", "t2", "target", "2024-01-05", None),          # label missing
+        ("u1", "s3", "target", "2024-01-06", "1"),           # s3 is also a source item (u4's)
+        ("u3", "s3", "target", "2024-01-07", "1"),
+    ]
+    ev = write_events(tmp_path / "events.csv.gz", rows, columns=COLS + ("label",))
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,domain,value\nt1,target,-1.5\nt2,target,NaN\ns1,source,3\n"
+                     "s2,source,4\ns2,source,4\n")
+    res = dbt(base_vars(ev, source_domains=["source", "music"], items_path=str(items)),
+              select="+stg_events stg_items", command="run")
+    assert_fails(res, "stg_events", str(ev),
+                 "column user_id: 2 of 25 rows have a null or empty user_id",
+                 "column item_id: 1 of 25 rows have a null or empty item_id",
+                 "column domain: 2 of 25 rows have a null or empty domain",
+                 "column event_ts: 3 of 25 rows have a missing time",
+                 "column event_ts: 2 of 25 rows have a time that does not parse as timestamp",
+                 "column event_ts: 1 of 25 rows have a time outside [1900, 2200)",
+                 "column label: 3 of 25 rows have a missing label or one outside {0, 1}",
+                 "column item_id: 3 of 25 rows have an item_id that also occurs in another domain",
+                 "column domain: configured domain 'music' has 0 of 25 rows", "source_domains")
+    assert_fails(res, "stg_items", str(items),
+                 "column value: 2 of 5 rows have a missing, non-numeric, NaN, infinite or negative value",
+                 "column item_id: 2 of 5 rows share their item_id with another row")
+
+
+def test_unparsable_date(tmp_path, dbt):
+    rows = [(u, i, d, t[:10]) for u, i, d, t in GOOD] + [("u1", "s1", "source", "2024-13-45"),
+                                                        ("u2", "t1", "target", "01/02/2024")]
+    ev = write_events(tmp_path / "events.csv", rows, columns=("user_id", "item_id", "domain", "day"))
+    res = dbt(base_vars(ev, event_time_column="day", event_time_unit="date"),
+              select="+stg_events", command="run")
+    assert_fails(res, "stg_events", "column day: 2 of 11 rows have a time that does not parse as date")
+    assert res.output.count(" rows have ") == 1, "only the date problem is reported"
+
+
+def test_missing_required_column_and_missing_items_path(tmp_path, dbt):
+    ev = write_events(tmp_path / "events.csv", [(u, i, d) for u, i, d, _ in GOOD],
+                      columns=("user_id", "item_id", "domain"))
+    missing = tmp_path / "nope" / "items.csv"
+    res = dbt(base_vars(ev, items_path=str(missing)), select="+stg_events stg_items", command="run")
+    assert_fails(res, "base_events", f"column event_ts: missing from file '{ev}', so 9 of 9 rows",
+                 "event_time_column")
+    assert_fails(res, "stg_items", f"var items_path: no file matches '{missing}' (0 files, 0 rows")
+
+
+def test_missing_events_path_and_items_missing_a_column(tmp_path, dbt):
+    missing = tmp_path / "nope" / "events-*.csv"
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,domain,price\nt1,target,1\nt2,target,2\n")
+    res = dbt(base_vars(missing, items_path=str(items)), select="+stg_events stg_items", command="run")
+    assert_fails(res, "base_events", f"var events_path: no file matches '{missing}' (0 files, 0 rows")
+    assert_fails(res, "stg_items", f"column value: missing from file '{items}', so 2 of 2 rows")
+
+
+def test_empty_train_window_for_source_and_for_target(tmp_path, dbt):
+    """train_start/train_end leave no source event (all before) and no target event (all after)."""
+    rows = [(u, i, d, t.replace("2024", "2023") if d == "source" else t.replace("2024", "2025"))
+            for u, i, d, t in GOOD] + [("u9", "s9", "source", "2024-06-01")]
+    ev = write_events(tmp_path / "events.csv", rows)
+    res = dbt(base_vars(ev, train_start="2024-07-01"), select="+translation", command="run")
+    assert_fails(res, "int_events_train", "column event_ts: domain 'source' has 0 of 6 rows, "
+                 "domain 'target' has 0 of 4 rows in the train window [2024-07-01, 2024-10-01)",
+                 "train_start / train_end")
+
+
+def test_no_overlapping_users(tmp_path, dbt):
+    rows = [r for r in GOOD if r[2] == "source"] + [("v1", "t1", "target", "2024-01-01"),
+                                                    ("v2", "t2", "target", "2024-01-01")]
+    ev = write_events(tmp_path / "events.csv", rows)
+    res = dbt(base_vars(ev), select="+translation", command="run")
+    assert_fails(res, "int_overlap_users", "column user_id: 0 of 6 users (4 with source, 2 with target")
+
+
+# ---------------------------------------------------------------- inputs that build correctly
+
+
+def test_unix_seconds_parquet(tmp_path, dbt):
+    """Parquet with a numeric time column (float64 seconds), event_time_unit unix_seconds."""
+    epoch = pd.Timestamp("1970-01-01")
+    df = pd.DataFrame([list(r) for r in GOOD], columns=list(COLS))
+    df["ts"] = (pd.to_datetime(df.pop("event_ts")) - epoch).dt.total_seconds()
+    df.loc[0, "ts"] = 1704067200.5  # 2024-01-01 00:00:00.5 UTC
+    ev = tmp_path / "events.parquet"
+    df.to_parquet(ev)
+    res = dbt(base_vars(ev, event_time_column="ts", event_time_unit="unix_seconds"),
+              select="+translation", command="run")
+    assert res.ok, res.output[-3000:]
+    st = res.table("stg_events")
+    got = dict(zip(st.user_id + "/" + st.item_id, st.event_ts))
+    assert got["u1/s1"] == pd.Timestamp("2024-01-01 00:00:00.500")
+    assert got["u4/s3"] == pd.Timestamp("2024-04-01 10:00:00")
+    assert translation_of(res) == GOOD_TRANSLATION
+
+
+def test_rows_that_change_nothing(tmp_path, dbt):
+    """Events of an unconfigured domain (ignored, counted in the log), exact duplicates (count
+    once), times after train_end / eval_end (not in train), label 0 rows (not positives)."""
+    unconfigured = [("u1", "x1", "other", "2024-01-05"), ("u2", "x2", "other", "2024-01-05"),
+                    ("u1", "x1", "other", "2024-01-06"), ("u9", "y", "zzz", "2024-01-05")]
+    duplicates = GOOD[:4] + [GOOD[2]] * 5
+    late = [("u4", "t1", "target", "2025-06-01"), ("u1", "s3", "source", "2025-06-01 00:00:00"),
+            ("u2", "t1", "target", "2024-11-01")]
+    rows = [r + ("1",) for r in GOOD + unconfigured + duplicates + late]
+    negatives = [("u3", "t1", "target", "2024-03-05", "0"), ("u4", "t1", "target", "2024-04-05", "0"),
+                 ("u1", "s3", "source", "2024-01-05", "0.0")]
+    rows += negatives
+    ev = write_events(tmp_path / "events.csv", rows, columns=COLS + ("label",))
+    res = dbt(base_vars(ev, eval_end="2025-01-01"), select="+translation", command="run")
+    assert res.ok, res.output[-3000:]
+    assert (f"stg_events: ignored 4 of {len(rows)} rows: events of unconfigured domains "
+            "(other: 3, zzz: 1)") in res.output
+    st = res.table("stg_events")
+    assert set(st.domain) == {"source", "target"}
+    assert len(st) == len(GOOD) + len(late) + len(negatives)
+    assert sorted(st.label.unique()) == [0, 1]
+    train = res.table("int_events_train")
+    assert len(train) == len(GOOD) + len(negatives)
+    assert (train.event_ts < pd.Timestamp("2024-10-01")).all()
+    # u4 stays a non-overlap user (its t1 is late or negative), u3 gains no t1, u1 no s3
+    assert translation_of(res) == GOOD_TRANSLATION == reference(rows, labels=True)
+
+
+def test_single_overlapping_user(tmp_path, dbt):
+    rows = [("u1", "s1", "source", "2024-01-01"), ("u1", "s2", "source", "2024-01-02"),
+            ("u1", "t1", "target", "2024-01-03"), ("u2", "s1", "source", "2024-01-01"),
+            ("u3", "t2", "target", "2024-01-01")]
+    ev = write_events(tmp_path / "events.csv", rows)
+    res = dbt(base_vars(ev), select="+translation", command="run")
+    assert res.ok, res.output[-3000:]
+    t = res.table("translation")
+    assert (t.n_users_j == 1).all() and (t.p_hat == 1).all() and (t.p_norm == 1).all()
+    assert translation_of(res) == {("source", "s1", "t1"): (1, 1), ("source", "s2", "t1"): (1, 1)}
+
+
+def test_user_with_100000_events(tmp_path, dbt):
+    def ts(k):
+        return f"2024-0{k % 9 + 1}-{k % 28 + 1:02d} {k % 24:02d}:{k % 60:02d}:{k % 59:02d}"
+    heavy = [("heavy", f"s{k % 3 + 1}", "source", ts(k)) for k in range(60000)]
+    heavy += [("heavy", f"t{k % 2 + 1}", "target", ts(k)) for k in range(40000)]
+    rows = GOOD + heavy
+    ev = write_events(tmp_path / "events.csv.gz", rows)
+    res = dbt(base_vars(ev), select="+translation", command="run")
+    assert res.ok, res.output[-3000:]
+    want = reference(rows)
+    assert want[("source", "s1", "t1")] == (3, 3)  # the heavy user counts once, not 20000 times
+    assert translation_of(res) == want
+
+
+def test_awkward_ids_round_trip_byte_exactly(tmp_path, dbt):
+    ids = {"u1": "007", "u2": "a,b", "u3": 'he said "hi"', "u4": "café☕", "s1": "0042",
+           "s2": "x'y;--", "s3": "line\nbreak", "t1": " spaced ", "t2": "tab\there"}
+    rows = [(ids.get(u, u), ids.get(i, i), d, t) for u, i, d, t in GOOD]
+    ev = write_events(tmp_path / "events.csv", rows)
+    res = dbt(base_vars(ev), select="+translation", command="run")
+    assert res.ok, res.output[-3000:]
+    assert translation_of(res) == {(d, ids[s], ids[t]): v for (d, s, t), v in GOOD_TRANSLATION.items()}
+    with res.con() as c:  # compare bytes, not just equality after some normalisation
+        items = {r[0].encode() for r in c.sql("select source_item from translation union all "
+                                               "select target_item from translation").fetchall()}
+        users = {r[0].encode() for r in c.sql("select user_id from stg_events").fetchall()}
+    assert items == {ids[k].encode() for k in ("s1", "s2", "t1", "t2")}
+    assert users == {ids[k].encode() for k in ("u1", "u2", "u3", "u4")}
+
+
+# ---------------------------------------------------------------- failed-build safety
+
+
+def _marts(res) -> set[str]:
+    """Names of the project's models under models/marts/, from the run's manifest."""
+    manifest = json.loads((res.db.parent / "target" / "manifest.json").read_text())
+    return {n["alias"] for n in manifest["nodes"].values()
+            if n["resource_type"] == "model" and n["fqn"][1] == "marts"}
+
+
+def _tables(res, schema: str) -> set[str]:
+    with res.con() as c:
+        return {r[0] for r in c.sql("select table_name from information_schema.tables "
+                                    f"where table_schema = '{schema}'").fetchall()}
+
+
+def test_failed_builds_keep_previous_marts_and_published(tmp_path, dbt):
+    """good build A -> (1) bad input at staging -> (2) failure at a later stage (translation)
+    after staging/intermediate were replaced by new data B -> (3) translation replaced by B, then
+    another node fails -> (4) an analyst holds a read-only connection -> (5) good build B.
+    main.translation is never touched by a failed model; published.* always holds the marts of
+    exactly one fully successful build."""
+    ev = tmp_path / "events.csv"
+    order = "source_domain, source_item, target_item"
+
+    def build(rows=None, **kw):
+        if rows is not None:
+            write_events(ev, rows)
+        return dbt(base_vars(ev, **kw.pop("vars", {})), name="db", command="run", **kw)
+
+    res = build(GOOD, select="+translation")
+    assert res.ok, res.output[-3000:]
+    assert "scalr publish: publishing" in res.output
+    a = res.table("main.translation", order)
+    assert translation_of(res) == GOOD_TRANSLATION
+    pd.testing.assert_frame_equal(res.table("published.translation", order), a)
+    assert _tables(res, "published") == _marts(res) & _tables(res, "main")
+
+    # (1) bad input at staging: stg_events stops before replacing anything downstream
+    res = build(GOOD + [(None, "s1", "source", "2024-01-05")], select="+translation")
+    assert_fails(res, "stg_events", "column user_id: 1 of 10 rows", "NOT publishing")
+    pd.testing.assert_frame_equal(res.table("main.translation", order), a)
+    pd.testing.assert_frame_equal(res.table("published.translation", order), a)
+
+    # (2) new valid data B, but the translation mart errors (a var that breaks its SQL):
+    #     staging / intermediate now hold B, translation and published still hold A
+    rows_b = GOOD + [("u4", "t1", "target", "2024-05-01"), ("u5", "s1", "source", "2024-05-01"),
+                     ("u5", "t2", "target", "2024-05-02")]
+    res = build(rows_b, select="+translation", vars={"max_targets_per_source": "not_a_number"})
+    assert_fails(res, "translation", "not_a_number", "NOT publishing")
+    assert len(res.table("main.stg_events")) == len(rows_b)
+    pd.testing.assert_frame_equal(res.table("main.translation", order), a)
+    pd.testing.assert_frame_equal(res.table("published.translation", order), a)
+
+    # (3) translation IS replaced by B in a run where another node (stg_items) fails:
+    #     main.translation is B, published stays A
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,domain,value\nt1,target,-1\n")
+    res = build(select="+translation stg_items", vars={"items_path": str(items)})
+    assert_fails(res, "stg_items", "column value: 1 of 1 rows", "NOT publishing")
+    assert translation_of(res) == reference(rows_b) != GOOD_TRANSLATION
+    pd.testing.assert_frame_equal(res.table("published.translation", order), a)
+
+    # (4) an analyst's open read-only connection: dbt cannot take the write lock and stops
+    #     before touching anything (DuckDB allows one writer process XOR many readers)
+    with duckdb.connect(str(res.db), read_only=True) as analyst:
+        res = build(select="+translation")
+        assert not res.ok
+        assert "Could not set lock on file" in res.output and str(res.db) in res.output
+        assert "Conflicting lock is held" in res.output
+        got = analyst.sql(f"select * from published.translation order by {order}").df()
+        pd.testing.assert_frame_equal(got, a)  # the reader is unaffected
+    pd.testing.assert_frame_equal(res.table("published.translation", order), a)
+
+    # (5) a good build publishes B
+    res = build(select="+translation")
+    assert res.ok, res.output[-3000:]
+    b = res.table("main.translation", order)
+    pd.testing.assert_frame_equal(res.table("published.translation", order), b)
+    assert translation_of(res, "published") == reference(rows_b)
