@@ -53,6 +53,7 @@ supported as (
     where n_users_ji >= {{ min_support }}
 ),
 
+{% if top_n -%}
 ranked as (
     select
         *,
@@ -65,10 +66,14 @@ ranked as (
 
 kept as (
     select * from ranked
-    {%- if top_n %}
     where support_rank <= {{ top_n }}
-    {%- endif %}
 ),
+{%- else -%}
+{#- No top-N filter: skip the support_rank window (one sort of every pair less). -#}
+kept as (
+    select * from supported
+),
+{%- endif %}
 
 scored as (
     select
@@ -109,5 +114,6 @@ final as (
     from normalised
 )
 
+{#- No ORDER BY: sorting every pair by text keys cost as much as the rest of the model
+    (docs/performance.md); consumers order explicitly (the sampler sorts by group and rank). -#}
 select * from final
-order by source_domain, source_item, target_rank

@@ -89,22 +89,45 @@ class TranslationCSR:
                          top_p: float = 1.0) -> "TranslationCSR":
         t = translation.select(["source_domain", "source_item", "target_item", "p_norm", "p_hat",
                                 "n_users_ji", "target_rank"])
-        t = t.sort_by([("source_domain", "ascending"), ("source_item", "ascending"),
-                       ("target_rank", "ascending")])
-        key = _source_key(t["source_domain"], t["source_item"]).to_numpy(zero_copy_only=False)
-        n = len(key)
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if n else np.zeros(0, np.int64)
-        indptr = np.r_[starts, n].astype(np.int64)
+        # Order rows by (source key, target_rank) without sorting text: hash-encode the joined
+        # key, sort only the distinct keys, then one stable integer argsort of group * 2^32 + rank.
+        enc = _source_key(t["source_domain"], t["source_item"]).dictionary_encode()
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks else \
+                pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+        uniq = enc.dictionary
+        order_u = pc.sort_indices(uniq).to_numpy()
+        rank_of = np.empty(len(uniq), np.int64)
+        rank_of[order_u] = np.arange(len(uniq), dtype=np.int64)
+        grp = rank_of[enc.indices.to_numpy(zero_copy_only=False)]
+        rank = t["target_rank"].to_numpy().astype(np.int64)
+        combined = (grp << 32) | (rank & 0xFFFFFFFF)
         p = t["p_norm"].to_numpy().astype(np.float64)
+        p_hat = t["p_hat"].to_numpy().astype(np.float64)
+        n_ji = t["n_users_ji"].to_numpy().astype(np.int64)
+        target_item = t["target_item"].combine_chunks()
+        if len(combined) and not bool((np.diff(combined) >= 0).all()):
+            order = np.argsort(combined)  # (group, rank) pairs are unique: no tie to keep stable
+            grp, p, p_hat, n_ji = grp[order], p[order], p_hat[order], n_ji[order]
+            target_item = target_item.take(pa.array(order))
+        n = len(grp)
+        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if n else np.zeros(0, np.int64)
+        indptr = np.r_[starts, n].astype(np.int64)
+        keys = uniq.take(pa.array(order_u)) if n else pa.array([], pa.string())
         q = tempered(p, indptr, temperature, top_p)
-        return cls(pd.Index(key[starts]), indptr, t["target_item"].combine_chunks(), p,
-                   t["p_hat"].to_numpy().astype(np.float64),
-                   t["n_users_ji"].to_numpy().astype(np.int64), q, group_cdf(q, indptr))
+        csr = cls(pd.Index(keys.to_numpy(zero_copy_only=False)), indptr, target_item,
+                  p, p_hat, n_ji, q, group_cdf(q, indptr))
+        csr._key_array = keys
+        return csr
 
     def group_of(self, domain: pa.Array | pa.ChunkedArray, item: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Group number of each (domain, item); -1 where the source item has no translation."""
-        keys = _source_key(domain, item).to_numpy(zero_copy_only=False)
-        return self.keys.get_indexer(keys).astype(np.int64)
+        keys = _source_key(domain, item)
+        value_set = getattr(self, "_key_array", None)
+        if value_set is None:
+            value_set = pa.array(self.keys.to_numpy(), pa.string())
+        idx = pc.index_in(keys, value_set=value_set)
+        return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _group_ids(indptr: np.ndarray) -> np.ndarray:
@@ -166,10 +189,46 @@ def draw_positions(csr: TranslationCSR, group: np.ndarray, k: int, strategy: str
         valid = has[:, None] & (np.arange(k)[None, :] < size[:, None])
         return np.where(valid, pos, 0), valid
     u = rng.random((n, k))
-    pos = np.searchsorted(csr.cdf, g[:, None] + u, side="right")
-    pos = np.clip(pos, lo[:, None], (lo + size - 1)[:, None])
+    pos = _inverse_cdf(csr, g, lo, size, u)
     valid = np.broadcast_to(has[:, None], (n, k))
     return pos, valid
+
+
+def _guide(csr: TranslationCSR) -> np.ndarray:
+    """Guide table (Chen's indexed search): for group g of size s and b < s,
+    ``guide[indptr[g] + b]`` = first position whose cdf exceeds ``g + b / s``. Built with one
+    searchsorted of sorted needles (cache-friendly)."""
+    guide = getattr(csr, "_guide", None)
+    if guide is None:
+        gid = _group_ids(csr.indptr)
+        within = np.arange(len(gid), dtype=np.int64) - csr.indptr[:-1][gid]
+        needles = gid + within / csr.sizes[gid]
+        guide = np.searchsorted(csr.cdf, needles, side="right")
+        csr._guide = guide
+    return guide
+
+
+def _inverse_cdf(csr: TranslationCSR, g: np.ndarray, lo: np.ndarray, size: np.ndarray,
+                 u: np.ndarray) -> np.ndarray:
+    """``clip(searchsorted(cdf, g + u, 'right'), lo, lo + size - 1)``, exactly, in O(1) expected
+    random accesses per draw: start at the guide entry of u's bucket, then step forward."""
+    x = (g[:, None] + u).ravel()
+    lo_r = np.repeat(lo, u.shape[1])
+    hi_r = lo_r + np.repeat(size, u.shape[1]) - 1
+    b = np.minimum((u.ravel() * np.repeat(size, u.shape[1])).astype(np.int64), hi_r - lo_r)
+    pos = _guide(csr)[lo_r + b]
+    cdf = csr.cdf
+    # float rounding can put u's bucket one too far: fall back to a binary search there (rare)
+    back = np.flatnonzero((pos > lo_r) & (cdf[np.maximum(pos - 1, 0)] > x))
+    if len(back):
+        pos[back] = np.searchsorted(cdf, x[back], side="right")
+    np.minimum(pos, hi_r, out=pos)
+    act = np.flatnonzero((cdf[pos] <= x) & (pos < hi_r))
+    while len(act):
+        pos[act] += 1
+        a = pos[act]
+        act = act[(cdf[a] <= x[act]) & (a < hi_r[act])]
+    return np.maximum(pos, lo_r).reshape(u.shape)
 
 
 def confidence(p: np.ndarray, kind: str) -> np.ndarray:
