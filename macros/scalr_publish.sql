@@ -14,16 +14,19 @@
   {%- if not execute or flags.WHICH not in ['run', 'build'] -%}{{ return('select 1 as scalr_publish_skipped') }}{%- endif -%}
   {%- set ok = ['success', 'pass', 'warn', 'no-op'] -%}
   {%- set failed = [] -%}
+  {%- set ns = namespace(skipped=0) -%}
   {%- set ran_marts = [] -%}
   {%- for r in results -%}
-    {%- if r.status not in ok -%}{%- do failed.append(r.node.name ~ ": " ~ r.status) -%}{%- endif -%}
+    {%- if r.status == 'skipped' -%}{%- set ns.skipped = ns.skipped + 1 -%}
+    {%- elif r.status not in ok -%}{%- do failed.append(r.node.name ~ ": " ~ r.status) -%}{%- endif -%}
     {%- if r.node.resource_type == 'model' and r.node.fqn | length > 2 and r.node.fqn[1] == 'marts' -%}
       {%- do ran_marts.append(r.node.name) -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- if failed -%}
-    {{ log("scalr publish: NOT publishing, " ~ failed | length ~ " of " ~ results | length ~ " nodes did not succeed ("
-        ~ failed | join(', ') ~ "); " ~ schema ~ ".* still holds the marts of the last good build", info=True) }}
+  {%- if failed or ns.skipped -%}
+    {%- if ns.skipped -%}{%- do failed.append(ns.skipped ~ " skipped") -%}{%- endif -%}
+    {{ log("scalr publish: NOT publishing, not every node succeeded (" ~ failed | join(', ') ~ "); "
+        ~ schema ~ ".* still holds the marts of the last good build", info=True) }}
     {{ return('select 1 as scalr_publish_skipped') }}
   {%- endif -%}
   {%- if not ran_marts -%}
