@@ -20,7 +20,7 @@ TABLES = {
 def table_hash(con, table: str, order: str) -> str:
     """Hash of the table's rows in a fixed order, each value rendered as text."""
     h = hashlib.sha256()
-    for batch in con.sql(f"select * from {table} order by {order}").fetch_record_batch(100_000):
+    for batch in con.sql(f"select * from {table} order by {order}").to_arrow_reader(100_000):
         for col in batch.columns:
             h.update("\x1e".join("" if v is None else repr(v) for v in col.to_pylist()).encode())
     return h.hexdigest()
