@@ -348,6 +348,55 @@ def loop_sampling(db: Path, k: int = 3, n_events: int = 3000, seed: int = 42) ->
     return len(ev), time.perf_counter() - t0
 
 
+# ------------------------------------------------------------------------------- cap study
+
+def cap_study(db: Path, caps: list[int]) -> pd.DataFrame:
+    """How var max_items_per_user bounds the co-occurrence work and what it does to P_hat.
+
+    Applies the cap exactly as int_user_items does (each user's N most recent distinct items per
+    domain, ties by item_id) to the uncapped int_user_items of a built world, recomputes P_hat with
+    scipy, and reports per cap: (u, j, i) triples, pairs, and the total-variation distance between
+    the capped and uncapped normalised P_hat(.|j) (p_norm), averaged over the uncapped source items
+    (a source item the cap removes entirely counts as TV 1)."""
+    import scipy.sparse as sp
+    with duckdb.connect(str(db), read_only=True) as con:
+        df = _arrow(con.sql("select user_id, domain, domain_role, item_id, last_event_ts from int_user_items")).to_pandas()
+    df = df.sort_values(["user_id", "domain", "last_event_ts", "item_id"], ascending=[True, True, False, True])
+    df["rank"] = df.groupby(["user_id", "domain"], sort=False).cumcount() + 1
+    u_codes, users = pd.factorize(df.user_id)
+    src = (df.domain_role == "source").to_numpy()
+    j_codes, j_items = pd.factorize((df.domain + "\x1f" + df.item_id)[src])
+    i_codes, i_items = pd.factorize(df.item_id[~src])
+    nu, nj, ni = len(users), len(j_items), len(i_items)
+    rank = df["rank"].to_numpy()
+
+    def p_norm(cap: int | None):
+        ms = rank[src] <= cap if cap else np.ones(src.sum(), bool)
+        mt = rank[~src] <= cap if cap else np.ones((~src).sum(), bool)
+        su, sj = u_codes[src][ms], j_codes[ms]
+        tu, ti = u_codes[~src][mt], i_codes[mt]
+        ov = (np.bincount(su, minlength=nu) > 0) & (np.bincount(tu, minlength=nu) > 0)
+        su, sj, tu, ti = su[ov[su]], sj[ov[su]], tu[ov[tu]], ti[ov[tu]]
+        ns, nt = np.bincount(su, minlength=nu), np.bincount(tu, minlength=nu)
+        S = sp.csr_matrix((np.ones(len(su)), (su, sj)), shape=(nu, nj))
+        T = sp.csr_matrix((np.ones(len(tu)), (tu, ti)), shape=(nu, ni))
+        C = (S.T.tocsr() @ T).tocsr()
+        rows = np.asarray(C.sum(axis=1)).ravel()
+        C = sp.diags(np.divide(1.0, rows, out=np.zeros_like(rows), where=rows > 0)) @ C
+        return C.tocsr(), int((ns.astype(np.int64) * nt).sum()), rows > 0
+
+    full, full_tri, full_has = p_norm(None)
+    out = [{"max_items_per_user": "off", "triples": full_tri, "pairs": full.nnz, "share_of_triples": 1.0,
+            "mean_tv_to_uncapped": 0.0}]
+    for cap in caps:
+        c, tri, has = p_norm(cap)
+        tv = 0.5 * np.asarray(abs(full - c).sum(axis=1)).ravel()
+        tv[full_has & ~has] = 1.0
+        out.append({"max_items_per_user": cap, "triples": tri, "pairs": c.nnz,
+                    "share_of_triples": tri / full_tri, "mean_tv_to_uncapped": float(tv[full_has].mean())})
+    return pd.DataFrame(out)
+
+
 # ------------------------------------------------------------------------------------------ bench
 
 def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: int,
@@ -452,6 +501,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--workdir", default=None, help="where worlds and DuckDB files go (default a temp dir)")
     ap.add_argument("--out", default=str(PROJECT / "bench_results"))
     ap.add_argument("--keep", action="store_true", help="keep worlds and databases")
+    ap.add_argument("--cap-study", default=None, help="comma-separated max_items_per_user values: "
+                    "triples and TV distance of P_hat vs uncapped on each world (scipy, no dbt)")
     a = ap.parse_args(argv)
     sizes = [int(float(s)) for s in a.source_events.split(",") if s.strip()]
     spec_kw = {"overlap": a.overlap, "target_ratio": a.target_ratio, "events_per_user": a.events_per_user,
@@ -461,7 +512,16 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     work.mkdir(parents=True, exist_ok=True)
     all_rows, metas = [], []
     for n in sizes:
-        rows, meta = bench_size(n, work, spec_kw, json.loads(a.vars), a.loop_events, a.memory_limit, a.keep)
+        caps = [int(c) for c in a.cap_study.split(",")] if a.cap_study else []
+        rows, meta = bench_size(n, work, spec_kw, json.loads(a.vars), a.loop_events, a.memory_limit,
+                                a.keep or bool(caps))
+        if caps:
+            cs = cap_study(Path(meta["db"]), caps)
+            cs.insert(0, "source_events", int(n))
+            meta["cap_study"] = cs
+            print(to_markdown(cs))
+            if not a.keep:
+                shutil.rmtree(Path(meta["db"]).parent, ignore_errors=True)
         all_rows += rows
         metas.append(meta)
         print(f"\n== {n:,} source events: {meta['triples']:,} (u, j, i) triples, "
@@ -480,8 +540,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                        f"triples {m['triples']:,}, pairs scalr/scipy/pandas {m['pairs_scalr']:,}/"
                        f"{m['pairs_scipy']:,}/{m['pairs_pandas']:,}, scalr == scipy: {m['scalr_equals_scipy']}"
                        for m in metas)
+    caps_md = ""
+    if any("cap_study" in m for m in metas):
+        cs = pd.concat([m["cap_study"] for m in metas if "cap_study" in m])
+        cs.to_csv(out / f"bench_{stamp}_caps.csv", index=False)
+        caps_md = "\n\nmax_items_per_user study:\n\n" + to_markdown(cs)
     (out / f"bench_{stamp}.md").write_text(header + to_markdown(df) + "\n\nNotes:\n" + notes +
-                                           "\n\nWorlds:\n" + worlds + "\n")
+                                           "\n\nWorlds:\n" + worlds + caps_md + "\n")
     df.attrs["meta"] = metas
     print(f"\nwritten {out / f'bench_{stamp}.csv'} and .md; machine: {machine()}")
     return df
