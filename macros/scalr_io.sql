@@ -7,10 +7,11 @@
 
 {% macro default__scalr_read_file(path) -%}
   {#- Every column is read as text so ids round-trip exactly (leading zeros, quotes, unicode). -#}
+  {%- set quoted = path | replace("'", "''") -%}
   {%- if (path | lower).endswith('.parquet') or (path | lower).endswith('.parq') -%}
-    read_parquet('{{ path }}', union_by_name = true, filename = true)
+    read_parquet('{{ quoted }}', union_by_name = true, filename = true)
   {%- else -%}
-    read_csv('{{ path }}', header = true, all_varchar = true, union_by_name = true, filename = true)
+    read_csv('{{ quoted }}', header = true, all_varchar = true, union_by_name = true, filename = true)
   {%- endif -%}
 {%- endmacro %}
 

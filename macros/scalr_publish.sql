@@ -12,6 +12,10 @@
 
 {% macro scalr_publish_marts(results, schema='published') -%}
   {%- if not execute or flags.WHICH not in ['run', 'build'] -%}{{ return('select 1 as scalr_publish_skipped') }}{%- endif -%}
+  {%- if flags.EMPTY -%}
+    {{ log("scalr publish: --empty run (no rows), not publishing", info=True) }}
+    {{ return('select 1 as scalr_publish_skipped') }}
+  {%- endif -%}
   {%- set ok = ['success', 'pass', 'warn', 'no-op'] -%}
   {%- set failed = [] -%}
   {%- set ns = namespace(skipped=0) -%}

@@ -6,6 +6,13 @@
   {{ exceptions.raise_compiler_error("scalr input error in model " ~ model_name ~ ": " ~ message) }}
 {%- endmacro %}
 
+{% macro scalr_checks_data() -%}
+  {#- Data checks run when a model is built (dbt run / build / retry), not when it is only compiled
+      (dbt compile, docs generate, show: the upstream tables may not exist yet), and not under
+      `--empty` (a schema-only dry run in which every input is empty on purpose). -#}
+  {{ return(execute and flags.WHICH in ['run', 'build', 'retry'] and not flags.EMPTY) }}
+{%- endmacro %}
+
 {% macro scalr_row_failures(relation_sql, checks) -%}
   {#- checks: list of [column, failing_condition_sql, description]. One aggregate query (portable
       sum(case ...)); returns one "column C: N of M rows <description>" line per failing check. -#}

@@ -6,7 +6,7 @@
     event_ts < {{ scalr_ts_literal(end_) }}
     {%- if start %} and event_ts >= {{ scalr_ts_literal(start) }}{% endif %}
 {%- endset -%}
-{%- if execute -%}
+{%- if scalr_checks_data() -%}
   {%- set q = "select domain, sum(case when " ~ window_sql ~ " then 1 else 0 end), count(*) from "
       ~ ref('stg_events') ~ " group by domain" -%}
   {%- set counts = {} -%}

@@ -1,5 +1,5 @@
 {#- Overlap users: at least one source-domain and one target-domain positive in the train window. -#}
-{%- if execute -%}
+{%- if scalr_checks_data() -%}
   {%- set q -%}
     select
         count(distinct case when domain_role = 'source' then user_id end),

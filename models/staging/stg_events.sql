@@ -4,7 +4,7 @@
 {%- set domains = scalr_domains() -%}
 {%- set base = ref('base_events') -%}
 {%- set ctx = "events_path=" ~ var('events_path') -%}
-{%- if execute -%}
+{%- if scalr_checks_data() -%}
   {%- set configured = "domain in (" ~ scalr_sql_list(domains) ~ ")" -%}
   {%- set time_col = var('event_time_column') -%}
   {#- Per row: the smallest and largest configured domain its item_id occurs in (portable windows). -#}

@@ -2,7 +2,7 @@
     model is empty and an item's value falls back to its target train popularity. -#}
 {%- set path = var('items_path') -%}
 {%- set ctx = "items_path=" ~ path -%}
-{%- if path and execute -%}
+{%- if path and scalr_checks_data() -%}
   {%- set cols = scalr_file_columns(path, 'items_path', 'stg_items') -%}
   {{ scalr_require_columns('stg_items', path, cols, ['item_id', 'domain', 'value']) }}
   {%- set raw -%}
