@@ -1,7 +1,31 @@
 """The bad-input matrix: every malformed or surprising events / items file either builds correctly
 or stops the build with a message that names the model (or file), the column and the row count.
 Plus failed-build safety: a failed build never touches the previous marts, and `published.*`
-(see docs/reliability.md) only ever holds the marts of one fully successful build."""
+(see docs/reliability.md) only ever holds the marts of one fully successful build.
+
+Cases (each dbt invocation costs ~3-4 s of CPU, mostly parsing, so related faults share a world:
+stg_events reports every failing check in one message, and independent models fail in one run):
+  fails  (CSV.gz) null/blank user_id, null item_id, null/blank domain, missing time, unparsable timestamp,
+         time out of range, label 2 / 'yes' / missing, item id in two domains, a source domain
+         with no events, items with a negative / NaN value and an item listed twice
+                                  -> test_bad_rows_unknown_source_domain_and_bad_items_reported_at_once
+  fails  unparsable date (event_time_unit date)            -> test_unparsable_date
+  fails  missing required column; items_path that does not exist
+                                  -> test_missing_required_column_and_missing_items_path
+  fails  events_path that does not exist; items file without `value`
+                                  -> test_missing_events_path_and_items_missing_a_column
+  fails  empty train window for the source and for the target domain
+                                  -> test_empty_train_window_for_source_and_for_target
+  fails  no overlapping users                              -> test_no_overlapping_users
+  works  unix_seconds (value check), Parquet, awkward ids  -> test_unix_seconds_parquet_with_awkward_ids
+  works  unconfigured domain (ignored + logged with counts), exact duplicates, times after
+         train_end / eval_end, label column with 0/1       -> test_rows_that_change_nothing
+  works  a single overlapping user (n_users_j == 1)        -> test_single_overlapping_user
+  works  a user with 100000 events (CSV.gz)                -> test_user_with_100000_events
+  works  ids '007', 'a,b', 'he said "hi"', 'café☕', ... byte-exact in translation and stg_events
+                                  -> test_awkward_ids_round_trip_byte_exactly
+  safety failed staging build, failed mart, mart replaced then another node fails, an open
+         read-only connection, publish -> test_failed_builds_keep_previous_marts_and_published"""
 from __future__ import annotations
 
 import csv
@@ -33,6 +57,11 @@ GOOD_TRANSLATION = {
     ("source", "s1", "t1"): (2, 2), ("source", "s1", "t2"): (1, 2),
     ("source", "s2", "t1"): (1, 2), ("source", "s2", "t2"): (1, 2),
 }
+
+
+# Ids that break naive CSV / SQL / numeric handling; they must round-trip byte for byte.
+AWKWARD = {"u1": "007", "u2": "a,b", "u3": 'he said "hi"', "u4": "café☕", "s1": "0042",
+           "s2": "x'y;--", "s3": "line\nbreak", "t1": " spaced ", "t2": "tab\there"}
 
 
 def write_events(path: Path, rows, columns=COLS) -> Path:
@@ -187,22 +216,26 @@ def test_no_overlapping_users(tmp_path, dbt):
 # ---------------------------------------------------------------- inputs that build correctly
 
 
-def test_unix_seconds_parquet(tmp_path, dbt):
-    """Parquet with a numeric time column (float64 seconds), event_time_unit unix_seconds."""
+def test_unix_seconds_parquet_with_awkward_ids(tmp_path, dbt):
+    """Parquet with a numeric time column (float64 seconds), event_time_unit unix_seconds, and the
+    awkward ids of the CSV round-trip test (Parquet strings must round-trip too)."""
     epoch = pd.Timestamp("1970-01-01")
     df = pd.DataFrame([list(r) for r in GOOD], columns=list(COLS))
     df["ts"] = (pd.to_datetime(df.pop("event_ts")) - epoch).dt.total_seconds()
     df.loc[0, "ts"] = 1704067200.5  # 2024-01-01 00:00:00.5 UTC
+    df["user_id"] = df.user_id.map(lambda v: AWKWARD.get(v, v))
+    df["item_id"] = df.item_id.map(lambda v: AWKWARD.get(v, v))
     ev = tmp_path / "events.parquet"
     df.to_parquet(ev)
     res = dbt(base_vars(ev, event_time_column="ts", event_time_unit="unix_seconds"),
               select="+translation", command="run")
     assert res.ok, res.output[-3000:]
     st = res.table("stg_events")
-    got = dict(zip(st.user_id + "/" + st.item_id, st.event_ts))
-    assert got["u1/s1"] == pd.Timestamp("2024-01-01 00:00:00.500")
-    assert got["u4/s3"] == pd.Timestamp("2024-04-01 10:00:00")
-    assert translation_of(res) == GOOD_TRANSLATION
+    got = dict(zip(zip(st.user_id, st.item_id), st.event_ts))
+    assert got[(AWKWARD["u1"], AWKWARD["s1"])] == pd.Timestamp("2024-01-01 00:00:00.500")
+    assert got[(AWKWARD["u4"], AWKWARD["s3"])] == pd.Timestamp("2024-04-01 10:00:00")
+    assert translation_of(res) == {(d, AWKWARD[i], AWKWARD[j]): v
+                                   for (d, i, j), v in GOOD_TRANSLATION.items()}
 
 
 def test_rows_that_change_nothing(tmp_path, dbt):
@@ -260,8 +293,7 @@ def test_user_with_100000_events(tmp_path, dbt):
 
 
 def test_awkward_ids_round_trip_byte_exactly(tmp_path, dbt):
-    ids = {"u1": "007", "u2": "a,b", "u3": 'he said "hi"', "u4": "café☕", "s1": "0042",
-           "s2": "x'y;--", "s3": "line\nbreak", "t1": " spaced ", "t2": "tab\there"}
+    ids = AWKWARD
     rows = [(ids.get(u, u), ids.get(i, i), d, t) for u, i, d, t in GOOD]
     ev = write_events(tmp_path / "events.csv", rows)
     res = dbt(base_vars(ev), select="+translation", command="run")
@@ -324,7 +356,7 @@ def test_failed_builds_keep_previous_marts_and_published(tmp_path, dbt):
     rows_b = GOOD + [("u4", "t1", "target", "2024-05-01"), ("u5", "s1", "source", "2024-05-01"),
                      ("u5", "t2", "target", "2024-05-02")]
     res = build(rows_b, select="+translation", vars={"max_targets_per_source": "not_a_number"})
-    assert_fails(res, "translation", "not_a_number", "NOT publishing")
+    assert_fails(res, "in model translation", "not_a_number", "NOT publishing")
     assert len(res.table("main.stg_events")) == len(rows_b)
     pd.testing.assert_frame_equal(res.table("main.translation", order), a)
     pd.testing.assert_frame_equal(res.table("published.translation", order), a)
@@ -348,6 +380,7 @@ def test_failed_builds_keep_previous_marts_and_published(tmp_path, dbt):
         got = analyst.sql(f"select * from published.translation order by {order}").df()
         pd.testing.assert_frame_equal(got, a)  # the reader is unaffected
     pd.testing.assert_frame_equal(res.table("published.translation", order), a)
+    assert translation_of(res) == reference(rows_b)  # nothing was written
 
     # (5) a good build publishes B
     res = build(select="+translation")
