@@ -8,9 +8,11 @@
 
 {% macro scalr_checks_data() -%}
   {#- Data checks run when a model is built (dbt run / build / retry), not when it is only compiled
-      (dbt compile, docs generate, show: the upstream tables may not exist yet), and not under
-      `--empty` (a schema-only dry run in which every input is empty on purpose). -#}
-  {{ return(execute and flags.WHICH in ['run', 'build', 'retry'] and not flags.EMPTY) }}
+      (dbt compile, docs generate, show: the upstream tables may not exist yet), not in a dbt unit
+      test (its inputs are fixtures, not tables), and not under `--empty` (a schema-only dry run in
+      which every input is empty on purpose). -#}
+  {{ return(execute and flags.WHICH in ['run', 'build', 'retry'] and not flags.EMPTY
+            and (model is not defined or model.resource_type != 'unit_test')) }}
 {%- endmacro %}
 
 {% macro scalr_row_failures(relation_sql, checks) -%}
