@@ -54,6 +54,9 @@ STUDIES: list[tuple[str, str, dict]] = [
     ("lambda_3", "lambda", {"lambda": 3.0}),
 ]
 
+HEURISTICS = (("popularity", "item_pop"), ("recent_popularity", "item_pop_recent"),
+              ("translation_score", "xdomain_sum"), ("item_item", "cf_real_norm"))
+
 DEFAULTS: dict = {
     "synthetic": True, "strategy": "sample", "k": 3, "temperature": 1.0, "top_p": 1.0,
     "confidence_weight": "uniform", "min_confidence": 0.0, "min_support": 1, "shrinkage": 0.0,
@@ -207,6 +210,57 @@ def synthesize(split: Split, c: dict) -> tuple[pd.DataFrame | None, dict]:
     return res.table.to_pandas(), info
 
 
+def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list[int],
+                      base_pred: dict[int, np.ndarray], models: list[str] = ("binary",),
+                      train_kw: dict | None = None, n_boot: int = 200,
+                      synthetic: pd.DataFrame | None = None):
+    """One configuration: synthesize (or take ``synthetic``), build the feature context and the
+    training rows, audit + purge, train per seed and objective, evaluate. ``base_pred`` (seed ->
+    baseline binary predictions on the point set) is filled by the 'baseline' configuration and
+    used for relative NE. Returns (result frames, audit table or None, info, #rows, features)."""
+    if synthetic is None:
+        syn, info = synthesize(split, c)
+    else:
+        syn, info = synthetic, {"synthetic_rows": len(synthetic)}
+    tr = split.translation(c["min_support"], c["shrinkage"])
+    ctx = ln.build_context(split.real_pos, split.source_pos, tr, syn, split.users, split.items, float(c["lambda"]))
+    rows = ln.build_training_rows(ctx, split.real, syn, ln.RowsConfig(
+        int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"])))
+    feats = list(ln.FEATURES)
+    aud = None
+    if syn is not None and len(syn):
+        audit = ln.leak_audit(rows, feats, c["purge_features"], c["purge_threshold"])
+        feats = [f for f in feats if f not in audit.purged]
+        aud = audit.table.assign(config=cname, adversarial_auc_model=audit.adversarial_auc)
+    pu = np.r_[split.point.u.to_numpy(), split.rank.u.to_numpy()]
+    pi = np.r_[split.point.i.to_numpy(), split.rank.i.to_numpy()]
+    F = pd.DataFrame(ctx.features(pu, pi))
+    npnt = len(split.point)
+    point = split.point.assign(user_id=split.users.to_numpy()[split.point.u.to_numpy()])
+    rank = split.rank.assign(user_id=split.users.to_numpy()[split.rank.u.to_numpy()], item_id=split.rank.i.to_numpy())
+    out = []
+    if cname == "baseline":  # heuristics, scored on the same eval sets
+        for h, col in HEURISTICS:
+            m = ev.evaluate(point.assign(score=F[col].to_numpy()[:npnt]), rank.assign(score=F[col].to_numpy()[npnt:]),
+                            "score", None, split.segments, catalog_size=len(split.items), prob=False, n_boot=n_boot)
+            out.append(m.assign(config=f"heuristic:{h}", study="heuristic", model="heuristic", seed=-1))
+    for seed in seeds:
+        for obj in models:
+            model = ln.train_model(rows, feats, ln.TrainConfig(objective=obj, seed=seed, **(train_kw or {})))
+            s_all = ln.predict(model, F, feats)
+            p2 = point.assign(score=s_all[:npnt])
+            r2 = rank.assign(score=s_all[npnt:])
+            if obj == "binary":
+                if cname == "baseline":
+                    base_pred[seed] = s_all[:npnt]
+                p2["baseline"] = base_pred.get(seed, s_all[:npnt])
+            m = ev.evaluate(p2, r2, "score", "baseline" if obj == "binary" else None, split.segments,
+                            catalog_size=len(split.items), prob=obj == "binary", n_boot=n_boot, seed=seed)
+            out.append(m.assign(config=cname, study=study, model=obj, seed=seed, features=",".join(feats),
+                                n_trees=model.best_iteration or model.num_trees(), train_rows=len(rows), **info))
+    return out, aud, info, len(rows), feats
+
+
 def run(config_path: str) -> pd.DataFrame:
     cfg = yaml.safe_load(Path(config_path).read_text())
     name = cfg.get("name", Path(config_path).stem)
@@ -236,57 +290,21 @@ def run(config_path: str) -> pd.DataFrame:
         for cname, study, over in studies:
             t = time.time()
             c = {**defaults, **over}
-            syn, info = synthesize(split, c)
-            tr = split.translation(c["min_support"], c["shrinkage"])
-            ctx = ln.build_context(split.real_pos, split.source_pos, tr, syn, split.users, split.items,
-                                   float(c["lambda"]))
-            rows = ln.build_training_rows(ctx, split.real, syn, ln.RowsConfig(
-                int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"])))
-            feats = list(ln.FEATURES)
-            if syn is not None:
-                audit = ln.leak_audit(rows, feats, c["purge_features"], c["purge_threshold"])
-                feats = [f for f in feats if f not in audit.purged]
-                a = audit.table.assign(keep=keep, config=cname, adversarial_auc_model=audit.adversarial_auc)
-                audits.append(a)
-            # eval features: one call for the point and rank sets
-            pu = np.r_[split.point.u.to_numpy(), split.rank.u.to_numpy()]
-            pi = np.r_[split.point.i.to_numpy(), split.rank.i.to_numpy()]
-            F = pd.DataFrame(ctx.features(pu, pi))
-            npnt = len(split.point)
-            point = split.point.assign(user_id=split.users.to_numpy()[split.point.u.to_numpy()])
-            rank = split.rank.assign(user_id=split.users.to_numpy()[split.rank.u.to_numpy()],
-                                     item_id=split.rank.i.to_numpy())
-            if cname == "baseline":  # heuristics, scored on the same eval sets
-                for h, col in (("popularity", "item_pop"), ("translation_score", "xdomain_sum"),
-                               ("item_item", "cf_real")):
-                    p2 = point.assign(score=F[col].to_numpy()[:npnt])
-                    r2 = rank.assign(score=F[col].to_numpy()[npnt:])
-                    m = ev.evaluate(p2, r2, "score", None, split.segments, catalog_size=len(split.items),
-                                    prob=False, n_boot=int(cfg.get("n_boot", 200)))
-                    results.append(m.assign(keep=keep, config=f"heuristic:{h}", study="heuristic",
-                                            model="heuristic", seed=-1))
-            models = ["binary"] + (["lambdarank"] if cname in rank_models else [])
-            for seed in seeds:
-                for obj in models:
-                    model = ln.train_model(rows, feats, ln.TrainConfig(objective=obj, seed=seed, **train_kw))
-                    s_all = ln.predict(model, F, feats)
-                    p2 = point.assign(score=s_all[:npnt])
-                    r2 = rank.assign(score=s_all[npnt:])
-                    if obj == "binary":
-                        if cname == "baseline":
-                            base_pred[seed] = s_all[:npnt]
-                        p2["baseline"] = base_pred.get(seed, s_all[:npnt])
-                    m = ev.evaluate(p2, r2, "score", "baseline" if obj == "binary" else None, split.segments,
-                                    catalog_size=len(split.items), prob=obj == "binary",
-                                    n_boot=int(cfg.get("n_boot", 200)), seed=seed)
-                    results.append(m.assign(keep=keep, config=cname, study=study, model=obj, seed=seed,
-                                            features=",".join(feats), n_trees=model.best_iteration or model.num_trees(),
-                                            train_rows=len(rows), **info))
+            res_c, aud_c, info, n_rows, feats = run_configuration(
+                split, cname, study, c, seeds, base_pred, models=["binary"] + (["lambdarank"] if cname in rank_models else []),
+                train_kw=train_kw, n_boot=int(cfg.get("n_boot", 200)))
+            results += [r.assign(keep=keep) for r in res_c]
+            if aud_c is not None:
+                audits.append(aud_c.assign(keep=keep))
             done += 1
-            last = next(r for r in reversed(results) if r.model.iat[0] == "binary").iloc[0]
+            last_df = next(r for r in reversed(res_c) if r.model.iat[0] == "binary").set_index("segment")
+            last = last_df.loc["all"]
             log(f"[{done}/{n_total}] keep={keep} {cname:<24s} syn={info.get('synthetic_rows', 0):>7d} "
-                f"rows={len(rows):>8d} purged={[f for f in ln.FEATURES if f not in feats]} "
-                f"relNE(all)={last.get('rel_ne_pct', float('nan')):+.2f}% {time.time() - t:.1f}s")
+                f"rows={n_rows:>8d} purged={[f for f in ln.FEATURES if f not in feats]} "
+                f"relNE(all)={last.get('rel_ne_pct', float('nan')):+.2f}% "
+                f"relNE(cold)={last_df.loc['cold'].get('rel_ne_pct', float('nan')):+.2f}% "
+                f"R@50(cold)={last_df.loc['cold'].get('recall@50', float('nan')):.4f} "
+                f"{time.time() - t:.1f}s")
     res = pd.concat(results, ignore_index=True)
     aud = pd.concat(audits, ignore_index=True) if audits else pd.DataFrame()
     res_db = Path(cfg.get("results_db", out_dir / "experiments.duckdb"))

@@ -556,3 +556,28 @@ def train_model(rows: pd.DataFrame, features: list[str], cfg: TrainConfig) -> lg
 
 def predict(model: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
     return model.predict(frame[features].to_numpy(float), num_iteration=model.best_iteration or None)
+
+
+# --------------------------------------------------------------------------------------------
+# one call for the dbt Python model training_rows
+# --------------------------------------------------------------------------------------------
+
+def training_rows_from_tables(real_events: pd.DataFrame, source_events: pd.DataFrame,
+                              translation: pd.DataFrame, synthetic: pd.DataFrame | None,
+                              cfg: RowsConfig, target_keep_users: float = 1.0,
+                              keep_seed: int = 7) -> pd.DataFrame:
+    """real_events [user_id, item_id, event_ts, label] (real target train events), source_events
+    [user_id, source_domain, source_item, ...] (source train events), the translation mart and the
+    aligned synthetic events. With target_keep_users < 1 the dropped users' target events leave the
+    rows and the features, and P_hat is recomputed without them (``translate``)."""
+    if target_keep_users < 1:
+        keep = keep_target_users(real_events.user_id.to_numpy(), target_keep_users, keep_seed)
+        real_events = real_events[keep]
+    pos = real_events[real_events.label.to_numpy() == 1]
+    src = source_events[source_events.label.to_numpy() == 1] if "label" in source_events else source_events
+    if target_keep_users < 1:
+        translation = translate(src, pos)
+    users = pd.Index(np.unique(np.r_[real_events.user_id.to_numpy().astype(str), src.user_id.to_numpy().astype(str)]))
+    items = pd.Index(np.unique(pos.item_id.to_numpy().astype(str)))
+    ctx = build_context(pos, src, translation, synthetic, users, items, cfg.synthetic_lambda)
+    return build_training_rows(ctx, real_events, synthetic, cfg)

@@ -1,0 +1,34 @@
+"""Training rows for the downstream model: a thin wrapper around scalr.learning."""
+from scalr import learning as ln
+from scalr.dbt_config import ModelConfig
+
+
+def _df(rel):
+    t = rel.arrow()
+    t = t.read_all() if hasattr(t, "read_all") else t
+    return t.to_pandas()
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    c = ModelConfig({
+        "negatives_per_positive": dbt.config.get("negatives_per_positive"),
+        "negative_sampler": dbt.config.get("negative_sampler"),
+        "synthetic_lambda": dbt.config.get("synthetic_lambda"),
+        "training_seed": dbt.config.get("training_seed"),
+        "target_keep_users": dbt.config.get("target_keep_users"),
+        "keep_seed": dbt.config.get("keep_seed"),
+    }, "training_rows")
+    cfg = ln.RowsConfig(
+        negatives_per_positive=c.get("negatives_per_positive", 4, int),
+        negative_sampler=c.get("negative_sampler", "uniform", str),
+        synthetic_lambda=c.get("synthetic_lambda", 1.0, float),
+        seed=c.get("training_seed", 42, int),
+    )
+    real = _df(dbt.ref("int_target_train_events"))
+    source = _df(dbt.ref("int_source_events"))
+    translation = _df(dbt.ref("translation"))
+    synthetic = _df(dbt.ref("synthetic_events_aligned"))
+    rows = ln.training_rows_from_tables(real, source, translation, synthetic, cfg,
+                                        c.get("target_keep_users", 1.0, float), c.get("keep_seed", 7, int))
+    return rows
