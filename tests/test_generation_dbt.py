@@ -39,7 +39,8 @@ def builds(world_paths, tmp_path_factory):
     base = {"events_path": str(world_paths["events"]), "items_path": str(world_paths["items"])}
     out = {}
     for name, threads, extra in [("t1", 1, {}), ("t2", 2, {}), ("seed2", 2, {"synthetic_seed": 43}),
-                                 ("top1", 2, {"synthetic_strategy": "topk", "synthetic_k": 1})]:
+                                 ("top1", 2, {"synthetic_strategy": "topk", "synthetic_k": 1}),
+                                 ("window", 2, {"source_window_days": 30, "user_weight_alpha": 1.0})]:
         res = run_dbt(tmp_path_factory.mktemp(name), {**base, **extra}, threads=threads,
                       select="+synthetic_summary")
         assert res.ok, res.output[-3000:]
@@ -78,3 +79,20 @@ def test_alignment_and_coverage_in_summary(builds):
     assert s.loc["synthetic_events", "catalog_coverage"] > s.loc["top1_counterfactual", "catalog_coverage"] + 0.2
     t = builds["top1"].table("synthetic_summary").set_index("stage")
     assert t.loc["synthetic_events", "catalog_coverage"] == pytest.approx(t.loc["top1_counterfactual", "catalog_coverage"])
+
+
+def test_source_window_and_user_weights(builds):
+    """source_window_days keeps only source events of the last N days before train_end;
+    user_weight_alpha = 1 gives each user's synthetic rows weight 1 / n_u (n_u: their source events)."""
+    with builds["window"].con() as con:
+        lo, n = con.sql("select min(event_ts), count(*) from synthetic_events").fetchall()[0]
+        src = con.sql("select count(*) from int_source_events").fetchall()[0][0]
+        bad = con.sql("""select count(*) from synthetic_events s join (select user_id, count(*) n_u
+                         from int_source_events group by user_id) u using (user_id)
+                         where abs(s.weight - 1.0 / u.n_u) > 1e-12""").fetchall()[0][0]
+    with builds["t2"].con() as con:
+        all_src = con.sql("select count(*) from int_source_events").fetchall()[0][0]
+    import datetime as dt
+    assert lo >= dt.datetime(2024, 9, 1) and n > 0
+    assert 0 < src < 0.2 * all_src
+    assert bad == 0
