@@ -1,7 +1,7 @@
 {#- Source events that drive synthetic generation: every source-domain event of the train window
     (all source domains), optionally only the last var source_window_days days before train_end.
-    n_user_events (the user's count here) feeds user_weight_alpha. Ordered deterministically, as the
-    sampler consumes its random stream in this order. -#}
+    n_user_events (the user's count here) feeds user_weight_alpha. Not sorted here: the
+    synthetic_events wrapper reads it in its documented order. -#}
 {%- set window_days = var('source_window_days') -%}
 
 with
@@ -26,4 +26,3 @@ final as (
 )
 
 select * from final
-order by user_id, source_domain, source_item, event_ts, label
