@@ -306,6 +306,7 @@ def run(config_path: str) -> pd.DataFrame:
                 f"R@50(cold)={last_df.loc['cold'].get('recall@50', float('nan')):.4f} "
                 f"{time.time() - t:.1f}s")
     res = pd.concat(results, ignore_index=True)
+    res["runtime_s"] = time.time() - t0
     aud = pd.concat(audits, ignore_index=True) if audits else pd.DataFrame()
     res_db = Path(cfg.get("results_db", out_dir / "experiments.duckdb"))
     if not res_db.is_absolute():
@@ -329,7 +330,28 @@ def run(config_path: str) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("config", help="experiments/*.yml")
-    run(ap.parse_args(argv).config)
+    ap.add_argument("--report-only", action="store_true", help="rewrite the report from the results DB")
+    args = ap.parse_args(argv)
+    if args.report_only:
+        report_only(args.config)
+    else:
+        run(args.config)
+
+
+def report_only(config_path: str) -> None:
+    from scalr.report import write_report
+    cfg = yaml.safe_load(Path(config_path).read_text())
+    name = cfg.get("name", Path(config_path).stem)
+    out_dir = PROJECT / cfg.get("report_dir", f"reports/{name}")
+    res_db = Path(cfg.get("results_db", out_dir / "experiments.duckdb"))
+    with duckdb.connect(str(res_db if res_db.is_absolute() else PROJECT / res_db), read_only=True) as con:
+        res = con.sql("select * from experiment_results").df()
+        aud = con.sql("select * from leak_audit_results").df()
+        spl = con.sql("select * from experiment_splits").df()
+        runtime = float(con.sql("select max(runtime_s) from experiment_results").fetchone()[0] or float("nan")) \
+            if "runtime_s" in res else float("nan")
+    write_report(res, aud, spl, out_dir, name, config_path, runtime)
+    log(f"report {out_dir / 'report.md'}")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def plots(s: pd.DataFrame, aud: pd.DataFrame, out: Path) -> list[str]:
         for ax, seg in zip(axes, ("all", "cold")):
             u = t[t.segment == seg]
             y = np.arange(len(u))
-            ax.errorbar(u.rel_ne_pct, y, xerr=[u.rel_ne_pct - u.rel_ne_lo, u.rel_ne_hi - u.rel_ne_pct], fmt="o")
+            ax.errorbar(u.rel_ne_pct, y, xerr=[(u.rel_ne_pct - u.rel_ne_lo).clip(lower=0), (u.rel_ne_hi - u.rel_ne_pct).clip(lower=0)], fmt="o")
             ax.set_yticks(y, u.config)
             ax.axvline(0, color="k", lw=0.5)
             ax.set_title(f"relative NE % vs baseline, {seg} users (keep={keep})")
@@ -138,3 +138,29 @@ def write_report(res: pd.DataFrame, aud: pd.DataFrame, splits: pd.DataFrame, out
     path = out / "report.md"
     path.write_text("\n".join(md))
     return path
+
+
+def compact_tables(res: pd.DataFrame) -> str:
+    """One table per target_keep_users: every configuration and heuristic, all and cold users."""
+    s = summarize(res)
+    out = []
+    for keep in sorted(s.keep.unique(), reverse=True):
+        a = s[(s.keep == keep) & (s.segment == "all")].set_index("config")
+        c = s[(s.keep == keep) & (s.segment == "cold")].set_index("config")
+        out.append(f"\n### target_keep_users = {keep}\n\n"
+                   "| config | rel NE % all [95% CI] (seed spread) | rel NE % cold [CI] (spread) | AUC all | AUC cold "
+                   "| Recall@10 all | Recall@50 all | Recall@50 cold [CI] (spread) | NDCG@10 cold | coverage@10 |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|\n")
+        for cfg in a.index:
+            ra, rc = a.loc[cfg], c.loc[cfg] if cfg in c.index else pd.Series(dtype=float)
+
+            def rel(r):
+                v = r.get("rel_ne_pct", np.nan)
+                return "" if not np.isfinite(v) else (f"{v:+.2f} [{r.rel_ne_lo:+.2f}, {r.rel_ne_hi:+.2f}] "
+                                                      f"({r.rel_ne_pct_spread:.2f})")
+            r50c = (f"{rc.get('recall@50', np.nan):.4f} [{rc.get('recall@50_lo', np.nan):.4f}, "
+                    f"{rc.get('recall@50_hi', np.nan):.4f}] ({rc.get('recall@50_spread', np.nan):.4f})")
+            out.append(f"| {cfg} | {rel(ra)} | {rel(rc)} | {ra.get('auc', np.nan):.4f} | {rc.get('auc', np.nan):.4f} | "
+                       f"{ra.get('recall@10', np.nan):.4f} | {ra.get('recall@50', np.nan):.4f} | {r50c} | "
+                       f"{rc.get('ndcg@10', np.nan):.4f} | {ra.get('coverage@10', np.nan):.4f} |\n")
+    return "".join(out)
