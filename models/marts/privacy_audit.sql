@@ -37,21 +37,29 @@ eval_user_sizes as (
     select user_id, count(*) as n_items from eval_new_pairs group by user_id
 ),
 
-eval_item_shares as (
-    select item_id, count(*) * 1.0 / sum(count(*)) over () as share
+eval_item_counts as (
+    select item_id, count(*) as n_pairs
     from eval_new_pairs group by item_id
+),
+
+eval_total as (
+    select count(*) as n_pairs from eval_new_pairs
 ),
 
 copies as (
     select
         count(*) as n_synthetic_pairs,
         sum(case when p.user_id is not null then 1 else 0 end) as n_copied,
-        {#- chance: user u's eval items drawn by eval popularity; P(i in E_u) ~ |E_u| * share_i -#}
-        sum(least(1.0, coalesce(s.n_items, 0) * coalesce(sh.share, 0))) as n_expected
+        {#- chance: user u's eval items drawn by eval popularity; P(i in E_u) ~ min(1, |E_u| * share_i),
+            summed as integers (min(total, |E_u| * n_i)) so the result does not depend on the
+            order of a parallel floating-point sum -#}
+        sum(least(et.n_pairs, coalesce(s.n_items, 0) * coalesce(ic.n_pairs, 0))) * 1.0
+            / nullif(max(et.n_pairs), 0) as n_expected
     from (select distinct user_id, target_item from synthetic) as d
+    cross join eval_total as et
     left join eval_new_pairs as p on d.user_id = p.user_id and d.target_item = p.item_id
     left join eval_user_sizes as s on d.user_id = s.user_id
-    left join eval_item_shares as sh on d.target_item = sh.item_id
+    left join eval_item_counts as ic on d.target_item = ic.item_id
 ),
 
 overlap_source as (
@@ -123,7 +131,9 @@ metrics as (
 ),
 
 final as (
-    select * from metrics
+    {#- rounded to 12 decimals: averages of ratios are parallel floating-point sums, and the audit
+        must be byte-identical whatever the thread count -#}
+    select metric, round(value, 12) as value, detail from metrics
 )
 
 select * from final
