@@ -36,6 +36,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 # name, study, overrides of DEFAULTS
 STUDIES: list[tuple[str, str, dict]] = [
     ("baseline", "baseline", {"synthetic": False}),
+    ("baseline_top1_features", "control", {"synthetic": False, "purge_features": [
+        "item_pop", "item_pop_synth", "cf_real", "cf_real_norm", "cf_all", "cf_all_norm", "xdomain_sum", "xdomain_cnt"]}),
     ("top1", "RQ1", {"strategy": "topk", "k": 1}),
     ("sample", "RQ1", {}),
     ("volume_0.25", "RQ2", {"ratio": 0.25}),
@@ -228,7 +230,9 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
         int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"])))
     feats = list(ln.FEATURES)
     aud = None
-    if syn is not None and len(syn):
+    if syn is None:  # a no-synthetic control may drop features by name
+        feats = [f for f in feats if f not in set(c.get("purge_features") or [])]
+    else:
         audit = ln.leak_audit(rows, feats, c["purge_features"], c["purge_threshold"])
         feats = [f for f in feats if f not in audit.purged]
         aud = audit.table.assign(config=cname, adversarial_auc_model=audit.adversarial_auc)
