@@ -54,6 +54,11 @@ def test_translate_equals_brute_force():
     assert np.allclose(tr.groupby("source_item").p_norm.sum(), 1)
     tr2 = ln.translate(source, target, min_support=2)
     assert (tr2.n_users_ji >= 2).all() and len(tr2) == (ref.n_users_ji >= 2).sum()
+    # min_support leaves no single-user pair: features still build (empty sparse matrices)
+    users = pd.Index(sorted(set(source.user_id) | set(target.user_id)))
+    ctx = ln.build_context(target, source, tr2, None, users, pd.Index(sorted(set(target.item_id))))
+    assert ctx.Wsingle.nnz == 0
+    assert np.isfinite(ctx.features(np.array([0, 1]), np.array([0, 1]))["xdomain_sum"]).all()
 
 
 def test_negatives_never_hit_interacted_items_and_popularity_respects_zero_weight():

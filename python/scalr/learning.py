@@ -88,6 +88,8 @@ def sparse_indicator(u: np.ndarray, i: np.ndarray, shape: tuple[int, int],
         m = sp.csr_matrix((v, (u, i)), shape=shape)
         m.sum_duplicates()
         return m
+    if len(u) == 0:
+        return sp.csr_matrix(shape)
     k = keys(u, i, shape[1])
     order = np.lexsort((-v, k))
     k, v = k[order], v[order]
