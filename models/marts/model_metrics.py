@@ -32,7 +32,11 @@ def model(dbt, session):
         "translation_shrinkage": dbt.config.get("translation_shrinkage"),
     }, "model_metrics")
     ts = lambda name: None if c.get(name) is None else pd.Timestamp(str(c.get(name)))  # noqa: E731
-    events = _df(dbt.ref("stg_events"))
+    # stg_events has no stored order (parallel inserts): read it sorted, so the negative and
+    # candidate draws (consumed in row order) and the result do not depend on the thread count.
+    events = session.sql(f"select * from ({dbt.ref('stg_events').sql_query()}) "
+                         "order by user_id, item_id, domain, event_ts, label").arrow()
+    events = (events.read_all() if hasattr(events, "read_all") else events).to_pandas()
     data = ex.Data(events, ts("train_end"), ts("eval_end"), ts("train_start"), None)
     npp = c.get("negatives_per_positive", 4, int)
     sampler = c.get("negative_sampler", "uniform", str)
