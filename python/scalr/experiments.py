@@ -352,7 +352,7 @@ def report_only(config_path: str) -> None:
         res = con.sql("select * from experiment_results").df()
         aud = con.sql("select * from leak_audit_results").df()
         spl = con.sql("select * from experiment_splits").df()
-        runtime = float(con.sql("select max(runtime_s) from experiment_results").fetchone()[0] or float("nan")) \
+        runtime = float(con.sql("select max(runtime_s) from experiment_results").fetchall()[0][0] or float("nan")) \
             if "runtime_s" in res else float("nan")
     write_report(res, aud, spl, out_dir, name, config_path, runtime)
     log(f"report {out_dir / 'report.md'}")
