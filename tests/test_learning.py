@@ -210,3 +210,20 @@ def test_models_are_deterministic_and_learn():
     assert auc(rows.label.to_numpy(), a) > 0.6
     r = ln.train_model(rows, feats, ln.TrainConfig(objective="lambdarank", seed=3, n_estimators=20))
     assert len(ln.predict(r, rows, feats)) == len(rows)
+
+
+def test_train_recent_fraction_keeps_only_the_latest_real_rows():
+    source, target = tiny_world(5)
+    ctx, _ = context(source, target)
+    full = ln.build_training_rows(ctx, target, None, ln.RowsConfig(negatives_per_positive=1))
+    recent = ln.build_training_rows(ctx, target, None, ln.RowsConfig(negatives_per_positive=1,
+                                                                      train_recent_fraction=0.3))
+    pos_full, pos_recent = full[full.label == 1], recent[recent.label == 1]
+    cut = np.quantile(pos_full.event_ts.astype("datetime64[us]").astype(np.int64), 0.7)
+    assert (pos_recent.event_ts.astype("datetime64[us]").astype(np.int64) >= cut).all()
+    assert 0.25 * len(pos_full) < len(pos_recent) < 0.35 * len(pos_full)
+    # the features of a kept (user, item) row are unchanged: they still use the whole window
+    m = pos_recent.merge(pos_full, on=["user_id", "item_id"], suffixes=("", "_full"))
+    assert len(m) == len(pos_recent)
+    for f in ln.FEATURES:
+        np.testing.assert_allclose(m[f], m[f + "_full"])

@@ -16,6 +16,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     c = ModelConfig({
         "negatives_per_positive": dbt.config.get("negatives_per_positive"),
+        "train_recent_fraction": dbt.config.get("train_recent_fraction"),
         "negative_sampler": dbt.config.get("negative_sampler"),
         "synthetic_lambda": dbt.config.get("synthetic_lambda"),
         "training_seed": dbt.config.get("training_seed"),
@@ -45,7 +46,8 @@ def model(dbt, session):
     conf = {**ex.DEFAULTS, "negatives_per_positive": npp, "negative_sampler": sampler,
             "lambda": c.get("synthetic_lambda", 1.0, float), "purge_features": c.get_list("purge_features"),
             "purge_threshold": c.get("purge_threshold", None, float), "min_support": c.get("min_support", 1, int),
-            "shrinkage": c.get("translation_shrinkage", 0.0, float), "sampling_seed": c.get("training_seed", 42, int)}
+            "shrinkage": c.get("translation_shrinkage", 0.0, float), "sampling_seed": c.get("training_seed", 42, int),
+            "train_recent_fraction": c.get("train_recent_fraction", 1.0, float)}
     seeds = [int(s) for s in c.get_list("training_seeds", [0, 1, 2])]
     synthetic = _df(dbt.ref("synthetic_events_aligned"))
     base_pred = {}

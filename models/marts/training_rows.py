@@ -13,6 +13,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     c = ModelConfig({
         "negatives_per_positive": dbt.config.get("negatives_per_positive"),
+        "train_recent_fraction": dbt.config.get("train_recent_fraction"),
         "negative_sampler": dbt.config.get("negative_sampler"),
         "synthetic_lambda": dbt.config.get("synthetic_lambda"),
         "training_seed": dbt.config.get("training_seed"),
@@ -24,6 +25,7 @@ def model(dbt, session):
         negative_sampler=c.get("negative_sampler", "uniform", str),
         synthetic_lambda=c.get("synthetic_lambda", 1.0, float),
         seed=c.get("training_seed", 42, int),
+        train_recent_fraction=c.get("train_recent_fraction", 1.0, float),
     )
     real = _df(dbt.ref("int_target_train_events"))
     source = _df(dbt.ref("int_source_events"))

@@ -227,7 +227,8 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
     tr = split.translation(c["min_support"], c["shrinkage"])
     ctx = ln.build_context(split.real_pos, split.source_pos, tr, syn, split.users, split.items, float(c["lambda"]))
     rows = ln.build_training_rows(ctx, split.real, syn, ln.RowsConfig(
-        int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"])))
+        int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"]),
+        train_recent_fraction=float(c.get("train_recent_fraction", 1.0))))
     feats = list(ln.FEATURES)
     aud = None
     if syn is None:  # a no-synthetic control may drop features by name

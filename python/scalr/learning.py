@@ -355,6 +355,7 @@ class RowsConfig:
     synthetic_lambda: float = 1.0
     seed: int = 42
     validation_fraction: float = 0.1  # the latest real target train events -> validation slice
+    train_recent_fraction: float = 1.0  # train on the latest fraction of real train rows (by time); 1 = all
 
     def __post_init__(self) -> None:
         if self.negative_sampler not in NEGATIVE_SAMPLERS:
@@ -404,6 +405,11 @@ def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
     # evaluation time (the candidate set is the train catalog): drop it (and its negatives).
     own = pair_values(ctx.T, real.u.to_numpy(), real.i.to_numpy())
     real = real[~((real.label.to_numpy() == 1) & (ctx.item_pop[real.i.to_numpy()] - own <= 0))]
+    if cfg.train_recent_fraction < 1.0 and len(real):
+        # Rows long before train_end teach what predicted purchases then; evaluation is right after
+        # train_end. Keep the latest fraction of real rows (features still use the whole window).
+        t_real = real.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64)
+        real = real[t_real >= np.quantile(t_real, 1 - cfg.train_recent_fraction)]
     parts = []
     for frame in (real, syn):  # two frames, not rows
         if not len(frame):
