@@ -5,15 +5,20 @@ with
 
 events as (
     select * from {{ ref('stg_events') }}
-    where domain_role = 'target'
-      and event_ts >= {{ scalr_ts_literal(var('train_end')) }}
-      {%- if var('eval_end') %}
+    where
+        domain_role = 'target'
+        and event_ts >= {{ scalr_ts_literal(var('train_end')) }}
+    {%- if var('eval_end') %}
       and event_ts < {{ scalr_ts_literal(var('eval_end')) }}
       {%- endif %}
 ),
 
 final as (
-    select user_id, item_id, event_ts, label
+    select
+        user_id,
+        item_id,
+        event_ts,
+        label
     from events
 )
 

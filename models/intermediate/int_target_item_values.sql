@@ -5,14 +5,19 @@
 with
 
 positives as (
-    select item_id, count(*) as n_train_positives, count(distinct user_id) as n_train_users
+    select
+        item_id,
+        count(*) as n_train_positives,
+        count(distinct user_id) as n_train_users
     from {{ ref('int_target_train_events') }}
     where label = 1
     group by item_id
 ),
 
 item_values as (
-    select item_id, value
+    select
+        item_id,
+        value
     from {{ ref('stg_items') }}
     where domain = '{{ var("target_domain") }}'
 ),

@@ -9,7 +9,11 @@ events as (
 ),
 
 final as (
-    select user_id, item_id, event_ts, label
+    select
+        user_id,
+        item_id,
+        event_ts,
+        label
     from events
 )
 

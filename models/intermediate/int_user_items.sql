@@ -35,9 +35,12 @@ capped as (
     where recency_rank <= {{ cap }}
 ),
 {%- else -%}
-capped as (
-    select *, cast(null as bigint) as recency_rank from user_items
-),
+    capped as (
+        select
+            *,
+            cast(null as bigint) as recency_rank
+        from user_items
+    ),
 {%- endif %}
 
 final as (

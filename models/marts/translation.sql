@@ -34,9 +34,9 @@ cooccurrence as (
     select * from noised where n_users_ji > 0
 ),
 {%- else -%}
-cooccurrence as (
-    select * from raw_cooccurrence
-),
+    cooccurrence as (
+        select * from raw_cooccurrence
+    ),
 {%- endif %}
 
 target_popularity as (
@@ -69,10 +69,10 @@ kept as (
     where support_rank <= {{ top_n }}
 ),
 {%- else -%}
-{#- No top-N filter: skip the support_rank window (one sort of every pair less). -#}
-kept as (
-    select * from supported
-),
+    {#- No top-N filter: skip the support_rank window (one sort of every pair less). -#}
+    kept as (
+        select * from supported
+    ),
 {%- endif %}
 
 scored as (
@@ -94,7 +94,7 @@ normalised as (
         p_score / sum(p_score) over (partition by source_domain, source_item) as p_norm,
         row_number() over (
             partition by source_domain, source_item
-            order by p_score desc, target_item
+            order by p_score desc, target_item asc
         ) as target_rank,
         count(*) over (partition by source_domain, source_item) as n_targets
     from scored
@@ -114,6 +114,7 @@ final as (
     from normalised
 )
 
-{#- No ORDER BY: sorting every pair by text keys cost as much as the rest of the model
-    (docs/performance.md); consumers order explicitly (the sampler sorts by group and rank). -#}
+{# No ORDER BY: sorting every pair by text keys cost as much as the rest of the model
+    (docs/performance.md); consumers order explicitly (the sampler sorts by group and rank). #}
+
 select * from final

@@ -25,8 +25,8 @@ typed as (
         cast(label as varchar) as label_raw,
         {{ scalr_try_cast('cast(label as varchar)', 'double') }} as label_value,
         {%- else %}
-        cast('1' as varchar) as label_raw,
-        cast(1 as double) as label_value,
+            cast('1' as varchar) as label_raw,
+            cast(1 as double) as label_value,
         {%- endif %}
         cast(filename as varchar) as source_file
     from source

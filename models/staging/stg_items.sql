@@ -33,13 +33,13 @@ items as (
     from {{ scalr_read_file(path) }}
 ),
 {%- else -%}
-items as (
-    select
-        cast(null as varchar) as item_id,
-        cast(null as varchar) as domain,
-        cast(null as double) as value
-    where 1 = 0
-),
+    items as (
+        select
+            cast(null as varchar) as item_id,
+            cast(null as varchar) as domain,
+            cast(null as double) as value
+        where 1 = 0
+    ),
 {%- endif %}
 
 final as (
