@@ -2,7 +2,7 @@
 import pandas as pd
 
 from scalr import learning as ln
-from scalr.dbt_config import ModelConfig
+from scalr.dbt_config import ModelConfig, pandas_of
 
 
 def model(dbt, session):
@@ -12,8 +12,7 @@ def model(dbt, session):
         "purge_threshold": dbt.config.get("purge_threshold"),
         "training_seed": dbt.config.get("training_seed"),
     }, "leak_audit")
-    t = dbt.ref("training_rows").arrow()
-    rows = (t.read_all() if hasattr(t, "read_all") else t).to_pandas()
+    rows = pandas_of(session, dbt.ref("training_rows"), "row_id")
     res = ln.leak_audit(rows, list(ln.FEATURES), c.get_list("purge_features"),
                         c.get("purge_threshold", None, float), seed=c.get("training_seed", 42, int))
     out = res.table.copy()

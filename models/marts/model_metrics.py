@@ -4,12 +4,7 @@ import numpy as np
 import pandas as pd
 
 from scalr import experiments as ex
-from scalr.dbt_config import ModelConfig
-
-
-def _df(rel):
-    t = rel.arrow()
-    return (t.read_all() if hasattr(t, "read_all") else t).to_pandas()
+from scalr.dbt_config import ModelConfig, pandas_of
 
 
 def model(dbt, session):
@@ -35,9 +30,7 @@ def model(dbt, session):
     ts = lambda name: None if c.get(name) is None else pd.Timestamp(str(c.get(name)))  # noqa: E731
     # stg_events has no stored order (parallel inserts): read it sorted, so the negative and
     # candidate draws (consumed in row order) and the result do not depend on the thread count.
-    events = session.sql(f"select * from ({dbt.ref('stg_events').sql_query()}) "
-                         "order by user_id, item_id, domain, event_ts, label").arrow()
-    events = (events.read_all() if hasattr(events, "read_all") else events).to_pandas()
+    events = pandas_of(session, dbt.ref("stg_events"), "user_id, item_id, domain, event_ts, label")
     data = ex.Data(events, ts("train_end"), ts("eval_end"), ts("train_start"), None)
     npp = c.get("negatives_per_positive", 4, int)
     sampler = c.get("negative_sampler", "uniform", str)
@@ -49,7 +42,7 @@ def model(dbt, session):
             "shrinkage": c.get("translation_shrinkage", 0.0, float), "sampling_seed": c.get("training_seed", 42, int),
             "train_recent_fraction": c.get("train_recent_fraction", 1.0, float)}
     seeds = [int(s) for s in c.get_list("training_seeds", [0, 1, 2])]
-    synthetic = _df(dbt.ref("synthetic_events_aligned"))
+    synthetic = pandas_of(session, dbt.ref("synthetic_events_aligned"))
     base_pred = {}
     out = []
     for name, syn in (("baseline", None), ("synthetic", synthetic)):  # two configurations

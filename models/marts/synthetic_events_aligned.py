@@ -1,11 +1,6 @@
 """Synthetic events aligned to the real target distribution: a thin wrapper around scalr.alignment."""
 from scalr.alignment import AlignConfig, align
-from scalr.dbt_config import ModelConfig
-
-
-def _arrow(rel):
-    t = rel.arrow()
-    return t.read_all() if hasattr(t, "read_all") else t
+from scalr.dbt_config import ModelConfig, arrow_of
 
 
 def model(dbt, session):
@@ -22,7 +17,7 @@ def model(dbt, session):
         ratio=c.get("synthetic_ratio", 1.0, float),
         seed=c.get("synthetic_seed", 42, int),
     )
-    synthetic = _arrow(dbt.ref("synthetic_events"))
-    real = _arrow(dbt.ref("int_target_train_events"))
-    values = _arrow(dbt.ref("int_target_item_values"))
+    synthetic = arrow_of(session, dbt.ref("synthetic_events"))
+    real = arrow_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label")
+    values = arrow_of(session, dbt.ref("int_target_item_values"), "item_id")
     return align(synthetic, real, values, cfg)

@@ -1,12 +1,6 @@
 """Training rows for the downstream model: a thin wrapper around scalr.learning."""
 from scalr import learning as ln
-from scalr.dbt_config import ModelConfig
-
-
-def _df(rel):
-    t = rel.arrow()
-    t = t.read_all() if hasattr(t, "read_all") else t
-    return t.to_pandas()
+from scalr.dbt_config import ModelConfig, pandas_of
 
 
 def model(dbt, session):
@@ -27,10 +21,11 @@ def model(dbt, session):
         seed=c.get("training_seed", 42, int),
         train_recent_fraction=c.get("train_recent_fraction", 1.0, float),
     )
-    real = _df(dbt.ref("int_target_train_events"))
-    source = _df(dbt.ref("int_source_events"))
-    translation = _df(dbt.ref("translation"))
-    synthetic = _df(dbt.ref("synthetic_events_aligned"))
+    real = pandas_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label")
+    source = pandas_of(session, dbt.ref("int_source_events"),
+                       "user_id, source_domain, source_item, event_ts, label")
+    translation = pandas_of(session, dbt.ref("translation"), "source_domain, source_item, target_rank")
+    synthetic = pandas_of(session, dbt.ref("synthetic_events_aligned"))
     rows = ln.training_rows_from_tables(real, source, translation, synthetic, cfg,
                                         c.get("target_keep_users", 1.0, float), c.get("keep_seed", 7, int))
     return rows

@@ -52,3 +52,17 @@ class ModelConfig:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return list(value)
+
+
+def arrow_of(session: Any, relation: Any, order_by: str | None = None):
+    """A dbt ref (DuckDB relation) as a pyarrow Table, optionally read in a fixed row order (tables
+    built by parallel inserts have no stored order; anything that consumes randomness in row order
+    must read them sorted)."""
+    rel = session.sql(f"select * from ({relation.sql_query()}) order by {order_by}") if order_by else relation
+    t = rel.arrow()
+    return t.read_all() if hasattr(t, "read_all") else t
+
+
+def pandas_of(session: Any, relation: Any, order_by: str | None = None):
+    """As arrow_of, converted to pandas."""
+    return arrow_of(session, relation, order_by).to_pandas()
