@@ -227,3 +227,15 @@ def test_train_recent_fraction_keeps_only_the_latest_real_rows():
     assert len(m) == len(pos_recent)
     for f in ln.FEATURES:
         np.testing.assert_allclose(m[f], m[f + "_full"])
+
+
+def test_translate_count_noise_is_laplace_and_vanishes_at_large_epsilon():
+    source, target = tiny_world(6, n_users=2000)
+    clean = ln.translate(source, target)
+    assert ln.translate(source, target, noise_epsilon=1e9).equals(clean)
+    noisy = ln.translate(source, target, noise_epsilon=0.5, noise_seed=3)
+    assert noisy.equals(ln.translate(source, target, noise_epsilon=0.5, noise_seed=3))
+    m = clean.merge(noisy, on=["source_domain", "source_item", "target_item"], suffixes=("", "_n"))
+    d = (m.n_users_ji_n - m.n_users_ji)[m.n_users_ji >= 15]
+    assert len(d) > 100
+    assert abs(d.mean()) < 4 * np.sqrt(8.1 / len(d)) and 0.7 * 8.08 < d.var() < 1.3 * 8.08

@@ -1,5 +1,4 @@
 """Leak audit of the training rows (adversarial synthetic-vs-real): a thin wrapper around scalr.learning."""
-import pandas as pd
 
 from scalr import learning as ln
 from scalr.dbt_config import ModelConfig, pandas_of

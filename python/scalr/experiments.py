@@ -54,6 +54,8 @@ STUDIES: list[tuple[str, str, dict]] = [
     ("lambda_0.1", "lambda", {"lambda": 0.1}),
     ("lambda_0.3", "lambda", {"lambda": 0.3}),
     ("lambda_3", "lambda", {"lambda": 3.0}),
+    ("noise_eps_1", "privacy", {"noise_epsilon": 1.0}),
+    ("noise_eps_0.2", "privacy", {"noise_epsilon": 0.2}),
 ]
 
 HEURISTICS = (("popularity", "item_pop"), ("recent_popularity", "item_pop_recent"),
@@ -64,7 +66,7 @@ DEFAULTS: dict = {
     "confidence_weight": "uniform", "min_confidence": 0.0, "min_support": 1, "shrinkage": 0.0,
     "alignment": "uniform_positive", "ratio": 1.0, "n_buckets": 10, "lambda": 1.0,
     "purge_threshold": 0.1, "purge_features": [], "negatives_per_positive": 4,
-    "negative_sampler": "uniform", "sampling_seed": 42,
+    "negative_sampler": "uniform", "sampling_seed": 42, "noise_epsilon": None,
 }
 
 
@@ -175,11 +177,11 @@ class Split:
                       "eval_users": len(ru), "eval_cold_users": int((self.segments == "cold").sum()),
                       "point_rows": len(self.point), "rank_rows": len(self.rank)}
 
-    def translation(self, min_support: int, shrinkage: float) -> pd.DataFrame:
-        key = (int(min_support), float(shrinkage))
+    def translation(self, min_support: int, shrinkage: float, noise_epsilon: float | None = None) -> pd.DataFrame:
+        key = (int(min_support), float(shrinkage), noise_epsilon)
         if key not in self._translations:
             src = self.source_pos[["user_id", "source_domain", "source_item"]]
-            self._translations[key] = ln.translate(src, self.real_pos, min_support, shrinkage)
+            self._translations[key] = ln.translate(src, self.real_pos, min_support, shrinkage, noise_epsilon)
         return self._translations[key]
 
 
@@ -195,7 +197,7 @@ def synthesize(split: Split, c: dict) -> tuple[pd.DataFrame | None, dict]:
         return None, {"synthetic_rows": 0}
     from scalr.alignment import AlignConfig, align_detailed
     from scalr.sampling import SamplingConfig, sample_synthetic
-    tr = split.translation(c["min_support"], c["shrinkage"])
+    tr = split.translation(c["min_support"], c["shrinkage"], c.get("noise_epsilon"))
     scfg = SamplingConfig(k=int(c["k"]), strategy=c["strategy"], temperature=float(c["temperature"]),
                           top_p=float(c["top_p"]), seed=int(c["sampling_seed"]),
                           confidence_weight=c["confidence_weight"], min_confidence=float(c["min_confidence"]))
@@ -224,7 +226,7 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
         syn, info = synthesize(split, c)
     else:
         syn, info = synthetic, {"synthetic_rows": len(synthetic)}
-    tr = split.translation(c["min_support"], c["shrinkage"])
+    tr = split.translation(c["min_support"], c["shrinkage"], c.get("noise_epsilon"))
     ctx = ln.build_context(split.real_pos, split.source_pos, tr, syn, split.users, split.items, float(c["lambda"]))
     rows = ln.build_training_rows(ctx, split.real, syn, ln.RowsConfig(
         int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"]),

@@ -194,9 +194,11 @@ def keep_target_users(user_ids: np.ndarray, fraction: float, seed: int) -> np.nd
 # --------------------------------------------------------------------------------------------
 
 def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
-              shrinkage: float = 0.0) -> pd.DataFrame:
+              shrinkage: float = 0.0, noise_epsilon: float | None = None, noise_seed: int = 17) -> pd.DataFrame:
     """P_hat(i|j) from distinct (user, source_domain, source_item) and (user, item) train positives
-    of overlap users. Same columns and semantics as the translation mart."""
+    of overlap users. Same columns and semantics as the translation mart (with noise_epsilon, the
+    mart's Laplace(1/epsilon) count noise, drawn here from numpy's generator: same distribution,
+    not the same draws)."""
     s = source[["user_id", "source_domain", "source_item"]].drop_duplicates()
     t = target[["user_id", "item_id"]].drop_duplicates()
     overlap = pd.Index(np.intersect1d(s.user_id.unique().astype(str), t.user_id.unique().astype(str)))
@@ -212,6 +214,10 @@ def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
     pop = np.asarray(T.sum(axis=0)).ravel()
     pop_share = pop / max(pop.sum(), 1)
     out = pd.DataFrame({"j": C.row, "i": C.col, "n_users_ji": C.data.astype(np.int64)})
+    if noise_epsilon:
+        noise = np.random.default_rng(noise_seed).laplace(0.0, 1.0 / noise_epsilon, len(out))
+        out["n_users_ji"] = np.round(out.n_users_ji.to_numpy() + noise).astype(np.int64)
+        out = out[out.n_users_ji > 0]
     out = out[out.n_users_ji >= max(int(min_support or 1), 1)]
     out["n_users_j"] = n_j[out.j].astype(np.int64)
     out["p_hat"] = out.n_users_ji / out.n_users_j
