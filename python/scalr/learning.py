@@ -22,7 +22,6 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import scipy.sparse as sp
 
 NEGATIVE_SAMPLERS = ("uniform", "popularity")
@@ -51,14 +50,6 @@ FEATURES: tuple[str, ...] = tuple(FEATURE_DOCS)
 # --------------------------------------------------------------------------------------------
 # encoding helpers
 # --------------------------------------------------------------------------------------------
-
-def as_pandas(t: pa.Table | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(t, pd.DataFrame):
-        return t
-    if hasattr(t, "read_all"):
-        t = t.read_all()
-    return t.to_pandas()
-
 
 def codes(values: Any, index: pd.Index) -> np.ndarray:
     """Integer position of each value in ``index`` (-1 where absent)."""

@@ -115,7 +115,8 @@ def write_report(res: pd.DataFrame, aud: pd.DataFrame, splits: pd.DataFrame, out
           f"runtime {runtime_s:.0f} s. Metrics of the binary LightGBM; mean over seeds "
           f"{sorted(res[res.seed >= 0].seed.unique().tolist())}; CIs: 95 % user bootstrap of the first seed; "
           "seed spread = max - min over seeds. Relative NE is paired against the no-synthetic baseline of the "
-          "same seed.\n", "## Splits\n", md_table(splits), "\n"]
+          "same seed.\n", "## Splits\n", md_table(splits), "\n",
+          "## Summary (all and cold users; the tables of docs/results.md)\n", compact_tables(res), "\n"]
     for keep in sorted(s.keep.unique()):
         for seg in ("all", "cold", "warm"):
             md += [f"\n## target_keep_users = {keep}, {seg} users\n", table(s, keep, seg)]
