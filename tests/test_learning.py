@@ -1,4 +1,4 @@
-"""scalr.learning: negatives, leave-one-out features, training rows, leak audit, determinism."""
+"""scalr.learning: negatives, time-aware leave-one-out features, training rows, leak audit, determinism."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +20,10 @@ def tiny_world(seed=0, n_users=300, n_src=40, n_tgt=30):
     i = np.where(rng.random(len(u_t)) < 0.8, taste[u_t] * (n_tgt // 3) + rng.integers(0, n_tgt // 3, len(u_t)),
                  rng.integers(0, n_tgt, len(u_t)))
     ts = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, len(u_t)), "D")
+    sts = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, len(u_s)), "D")
     source = pd.DataFrame({"user_id": [f"u{x}" for x in u_s], "source_domain": "src",
-                           "source_item": [f"s{x}" for x in j]}).drop_duplicates()
+                           "source_item": [f"s{x}" for x in j], "event_ts": sts}).drop_duplicates(
+        ["user_id", "source_item"])
     target = pd.DataFrame({"user_id": [f"u{x}" for x in u_t], "item_id": [f"t{x}" for x in i],
                            "event_ts": ts, "label": 1}).drop_duplicates(["user_id", "item_id"])
     return source.reset_index(drop=True), target.reset_index(drop=True)
@@ -57,8 +59,9 @@ def test_translate_equals_brute_force():
     # min_support leaves no single-user pair: features still build (empty sparse matrices)
     users = pd.Index(sorted(set(source.user_id) | set(target.user_id)))
     ctx = ln.build_context(target, source, tr2, None, users, pd.Index(sorted(set(target.item_id))))
-    assert ctx.Wsingle.nnz == 0
-    assert np.isfinite(ctx.features(np.array([0, 1]), np.array([0, 1]))["xdomain_sum"]).all()
+    assert (ctx.P.data >= 2).all()
+    f = ctx.features(np.array([0, 1]), np.array([0, 1]), ln.to_us([pd.Timestamp("2025-01-01")] * 2))
+    assert all(np.isfinite(v).all() for v in f.values())
 
 
 def test_negatives_never_hit_interacted_items_and_popularity_respects_zero_weight():
@@ -94,51 +97,83 @@ def test_keep_target_users_fraction_and_order_independent():
     assert ln.keep_target_users(ids, 1.0, 5).all()
 
 
-def test_features_are_leave_one_out():
+def test_features_use_only_the_past_and_are_leave_one_out():
+    """Brute force, row by row, on a few rows: every feature of a row at time t reads events
+    strictly before t; C and P_hat (whole window) have the row's own cell removed."""
     source, target = tiny_world(2)
     ctx, tr = context(source, target)
     u = ln.codes(target.user_id, ctx.users)
     i = ln.codes(target.item_id, ctx.items)
-    f = ctx.features(u, i)
-    # item_pop: #users of the item other than the row's user
-    pop = target.groupby("item_id").user_id.nunique()
-    assert np.allclose(np.expm1(f["item_pop"]), pop.loc[target.item_id].to_numpy() - 1)
-    # cf_real brute force for some rows: sum over the user's other items i' of #other users with i and i'
-    hist = target.groupby("user_id").item_id.apply(set)
+    t = ln.to_us(target.event_ts)
+    f = ctx.features(u, i, t)
     users_of = target.groupby("item_id").user_id.apply(set)
-    for r in range(0, len(target), 97):
-        uu, ii = target.user_id.iat[r], target.item_id.iat[r]
-        want = sum(len((users_of[ii] & users_of[x]) - {uu}) for x in hist[uu] - {ii})
+    day = pd.Timedelta(days=1)
+    checked = 0
+    for r in range(0, len(target), 37):
+        uu, ii, tt = target.user_id.iat[r], target.item_id.iat[r], target.event_ts.iat[r]
+        before = target[target.event_ts < tt]
+        ev_i = before[before.item_id == ii]
+        assert np.expm1(f["item_pop"][r]) == pytest.approx(len(ev_i))
+        assert np.expm1(f["item_pop_90d"][r]) == pytest.approx((ev_i.event_ts >= tt - 90 * day).sum())
+        vol = ((before.event_ts >= tt - 90 * day)).sum()
+        assert f["item_share_90d"][r] == pytest.approx(1000 * (ev_i.event_ts >= tt - 90 * day).sum() / max(vol, 1))
+        if len(ev_i):
+            assert f["item_age_days"][r] == pytest.approx(np.log1p((tt - ev_i.event_ts.min()) / day))
+        else:
+            assert f["item_age_days"][r] == -1
+        hist = before[before.user_id == uu]
+        assert np.expm1(f["user_n_target"][r]) == pytest.approx(len(hist))
+        assert np.expm1(f["user_n_source"][r]) == pytest.approx(
+            ((source.user_id == uu) & (source.event_ts < tt)).sum())
+        # cf_real: sum over the user's earlier items i' != i of #other users with both i and i'
+        want = sum(len((users_of[ii] & users_of[x]) - {uu}) for x in hist.item_id if x != ii)
         assert np.expm1(f["cf_real"][r]) == pytest.approx(want)
-        # xdomain_sum: sum over the user's source items of P_hat with the user's own pair removed
-        js = set(source.source_item[source.user_id == uu])
-        t = tr[(tr.target_item == ii) & tr.source_item.isin(js)]
-        assert f["xdomain_sum"][r] == pytest.approx(((t.n_users_ji - 1) / t.n_users_j).sum())
-    # a brand-new user with no history: no personal signal at all
-    f0 = ctx.features(np.array([len(ctx.users) - 1]), np.array([0]))
-    assert set(np.round([f0["user_n_target"][0]], 6)) <= {0.0, round(np.log1p(ctx.user_target[-1]), 6)}
+        # xdomain_sum: the user's earlier source items, P_hat with the user's own pair removed
+        js = set(source.source_item[(source.user_id == uu) & (source.event_ts < tt)])
+        p = tr[(tr.target_item == ii) & tr.source_item.isin(js)]
+        assert f["xdomain_sum"][r] == pytest.approx(((p.n_users_ji - 1) / p.n_users_j).sum())
+        checked += 1
+    assert checked >= 15
+    # the same (user, item) later in time sees more history, never less
+    late = ctx.features(u, i, np.full(len(u), ln.to_us([pd.Timestamp("2030-01-01")])[0]))
+    assert (late["user_n_target"] >= f["user_n_target"]).all() and (late["item_pop"] >= f["item_pop"]).all()
 
 
 def test_leave_one_out_removes_a_users_private_signal():
     # the only user with target item t_solo also has s_solo: P_hat(t_solo|s_solo) = 1 but is
     # entirely the row's own event, so the LOO feature must be 0 for that user's positive row
     source, target = tiny_world(3)
-    source = pd.concat([source, pd.DataFrame({"user_id": ["u0"], "source_domain": ["src"], "source_item": ["s_solo"]})])
+    source = pd.concat([source, pd.DataFrame({"user_id": ["u0"], "source_domain": ["src"], "source_item": ["s_solo"],
+                                              "event_ts": [pd.Timestamp("2024-02-01")]})])
     target = pd.concat([target, pd.DataFrame({"user_id": ["u0"], "item_id": ["t_solo"],
                                               "event_ts": [pd.Timestamp("2024-05-01")], "label": [1]})])
     ctx, tr = context(source.reset_index(drop=True), target.reset_index(drop=True))
-    f = ctx.features(ln.codes(["u0"], ctx.users), ln.codes(["t_solo"], ctx.items))
-    assert f["xdomain_sum"][0] == 0 and f["item_pop"][0] == 0 and f["cf_real"][0] == 0
+    late = ln.to_us([pd.Timestamp("2030-01-01")])
+    f = ctx.features(ln.codes(["u0"], ctx.users), ln.codes(["t_solo"], ctx.items), late)
+    assert f["xdomain_sum"][0] == 0 and f["cf_real"][0] == 0 and f["xdomain_cnt"][0] == 0
+    assert f["item_pop"][0] == pytest.approx(np.log1p(1))  # its own past event is history, not a leak
 
 
-def synthetic_from(source, tr, seed=0, k=2):
-    """A small stand-in for scalr.sampling: K draws from p_norm per (user, source item)."""
+def test_negatives_only_from_items_that_existed_at_the_row_time():
+    source, target = tiny_world(7)
+    ctx, _ = context(source, target)
+    rows = ln.build_training_rows(ctx, target, None, ln.RowsConfig(negatives_per_positive=4))
+    neg = rows[rows.label == 0]
+    first = ctx.item_first_ts()[ln.codes(neg.item_id, ctx.items)]
+    assert len(neg) > 0.9 * 4 * (rows.label == 1).sum()
+    assert (first < ln.to_us(neg.event_ts)).all()
+
+
+def synthetic_from(source, tr, seed=0, k=2, ts=None):
+    """A small stand-in for scalr.sampling: K draws from p_norm per (user, source item), dated at
+    the source event (as scalr.sampling does) or at ``ts``."""
     rng = np.random.default_rng(seed)
     m = source.merge(tr, on=["source_domain", "source_item"])
     m["r"] = rng.random(len(m)) ** (1 / m.p_norm)  # weighted sampling without replacement
     m = m.sort_values("r", ascending=False).groupby(["user_id", "source_item"]).head(k)
     return pd.DataFrame({"user_id": m.user_id, "target_item": m.target_item, "source_item": m.source_item,
-                         "event_ts": pd.Timestamp("2024-03-01"), "weight": 0.5, "label": 1}).reset_index(drop=True)
+                         "event_ts": m.event_ts if ts is None else pd.Timestamp(ts), "weight": 0.5,
+                         "label": 1}).reset_index(drop=True)
 
 
 def test_training_rows_weights_negatives_and_lineage():
@@ -150,8 +185,10 @@ def test_training_rows_weights_negatives_and_lineage():
     real, synth = rows[rows.is_synthetic == 0], rows[rows.is_synthetic == 1]
     assert (real.sample_weight == 1).all()
     assert np.allclose(synth.sample_weight, 0.4 * 0.5)
-    assert len(synth[synth.label == 0]) == 3 * len(synth[synth.label == 1])
-    assert (real.label == 0).sum() == 3 * (real.label == 1).sum()
+    n_syn_pos = len(synth[synth.label == 1])
+    assert 0.97 * 3 * n_syn_pos <= len(synth[synth.label == 0]) <= 3 * n_syn_pos
+    # only items that existed at the row's time: the very first rows of the window get fewer
+    assert 0.97 * 3 * (real.label == 1).sum() <= (real.label == 0).sum() <= 3 * (real.label == 1).sum()
     # negatives never hit an item the user has (real or synthetic)
     has = set(zip(target.user_id, target.item_id)) | set(zip(syn.user_id, syn.target_item))
     negs = rows[rows.label == 0]
@@ -184,17 +221,26 @@ def test_leak_audit_catches_a_planted_leak_and_keeps_honest_features():
 def test_pxhat_feature_leaks_on_real_sampled_synthetic_rows():
     """The issue's trap, end to end: xdomain_sum (from P_hat) separates synthetic positives far
     better than real ones when P_hat rests on single users (90 % support-1 pairs, as on
-    Food-Kitchen); the audit purges it and keeps the item-item channel."""
+    Food-Kitchen) and the synthetic row's own source event is in the feature's history (rows dated
+    after their source event); the audit purges it and keeps the item-item channel. Dated at their
+    source event, as scalr.sampling dates them, the time-aware features do not see the row's own
+    source event and the leak is gone."""
     source, target = tiny_world(5, n_users=600, n_src=300, n_tgt=300)
     tr = ln.translate(source, target)
-    syn = synthetic_from(source, tr)
+    syn = synthetic_from(source, tr, ts="2025-01-01")
     ctx, _ = context(source, target, syn)
     rows = ln.build_training_rows(ctx, target, syn, ln.RowsConfig())
     res = ln.leak_audit(rows, list(ln.FEATURES), purge_threshold=0.1)
     assert {"xdomain_sum", "xdomain_cnt"} <= set(res.purged)
-    assert "cf_all" not in res.purged and "user_n_target" not in res.purged
+    assert "cf_real" not in res.purged and "user_n_target" not in res.purged
     t = res.table.set_index("feature")
     assert t.loc["xdomain_sum", "leak_gap"] > 0.15
+    syn = synthetic_from(source, tr)
+    ctx, _ = context(source, target, syn)
+    rows = ln.build_training_rows(ctx, target, syn, ln.RowsConfig())
+    res2 = ln.leak_audit(rows, list(ln.FEATURES), purge_threshold=0.1)
+    t2 = res2.table.set_index("feature")
+    assert t2.loc["xdomain_sum", "leak_gap"] < 0.1 and "xdomain_sum" not in res2.purged
 
 
 def test_models_are_deterministic_and_learn():

@@ -36,9 +36,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 # name, study, overrides of DEFAULTS
 STUDIES: list[tuple[str, str, dict]] = [
     ("baseline", "baseline", {"synthetic": False}),
-    ("baseline_top1_features", "control", {"synthetic": False, "purge_features": [
-        "item_pop", "item_pop_synth", "cf_real", "cf_real_norm", "cf_all", "cf_all_norm", "xdomain_sum", "xdomain_cnt"]}),
     ("top1", "RQ1", {"strategy": "topk", "k": 1}),
+    # feature-matched control: no synthetic rows, the features top1's leak audit purged removed
+    ("baseline_top1_features", "control", {"synthetic": False, "purge_like": "top1"}),
     ("sample", "RQ1", {}),
     ("volume_0.25", "RQ2", {"ratio": 0.25}),
     ("volume_0.5", "RQ2", {"ratio": 0.5}),
@@ -62,8 +62,12 @@ STUDIES: list[tuple[str, str, dict]] = [
     ("noise_eps_0.2_purged", "privacy", {"noise_epsilon": 0.2, "purge_features": ["xdomain_sum", "xdomain_cnt"]}),
 ]
 
-HEURISTICS = (("popularity", "item_pop"), ("recent_popularity", "item_pop_recent"),
-              ("translation_score", "xdomain_sum"), ("item_item", "cf_real_norm"))
+# heuristic name -> feature column scored at the end of the train window ("recent_popularity":
+# #events in the latest 20 % of the train window's real target events, kept from earlier reports)
+HEURISTICS = (("popularity", "item_pop"), ("popularity_365d", "item_pop_365d"),
+              ("popularity_90d", "item_pop_90d"), ("popularity_30d", "item_pop_30d"),
+              ("recent_popularity", "recent_popularity"), ("translation_score", "xdomain_sum"),
+              ("item_item", "cf_real_norm"))
 
 DEFAULTS: dict = {
     "synthetic": True, "strategy": "sample", "k": 3, "temperature": 1.0, "top_p": 1.0,
@@ -138,6 +142,7 @@ class Split:
         kept = ln.keep_target_users(tgt.user_id.to_numpy(), keep, keep_seed)
         self.real = tgt[kept][["user_id", "item_id", "event_ts", "label"]].reset_index(drop=True)
         self.real_pos = self.real[self.real.label == 1]
+        self.t_eval = np.int64(ln.to_us([data.train_end])[0])
         src = tr[tr.domain_role == "source"]
         self.source_events = pd.DataFrame({
             "user_id": src.user_id.to_numpy(), "source_domain": src.domain.to_numpy(),
@@ -176,6 +181,9 @@ class Split:
         self.rank = pd.DataFrame({"u": np.r_[eu, ru[par]], "i": np.r_[ei, neg],
                                   "label": np.r_[np.ones(len(eu)), np.zeros(len(neg))].astype(np.int8)})
         self.rank["tiebreak"] = rng.random(len(self.rank))
+        rts = ln.to_us(self.real_pos.event_ts)
+        recent = self.real_pos[rts >= np.quantile(rts, 0.8)] if len(rts) else self.real_pos
+        self.recent_pop = np.bincount(ln.codes(recent.item_id, self.items), minlength=ni).astype(float)
         has_target = np.bincount(ln.codes(self.real_pos.user_id, self.users), minlength=len(self.users)) > 0
         self.segments = pd.Series(np.where(has_target[ru], "warm", "cold"), index=self.users.to_numpy()[ru])
         self.stats = {"target_keep_users": keep, "real_target_train_events": len(self.real),
@@ -248,7 +256,8 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
         aud = audit.table.assign(config=cname, adversarial_auc_model=audit.adversarial_auc)
     pu = np.r_[split.point.u.to_numpy(), split.rank.u.to_numpy()]
     pi = np.r_[split.point.i.to_numpy(), split.rank.i.to_numpy()]
-    F = pd.DataFrame(ctx.features(pu, pi))
+    F = pd.DataFrame(ctx.features(pu, pi, split.t_eval))
+    F["recent_popularity"] = split.recent_pop[pi]
     npnt = len(split.point)
     point = split.point.assign(user_id=split.users.to_numpy()[split.point.u.to_numpy()])
     rank = split.rank.assign(user_id=split.users.to_numpy()[split.rank.u.to_numpy()], item_id=split.rank.i.to_numpy())
@@ -301,13 +310,17 @@ def run(config_path: str) -> pd.DataFrame:
         splits_info.append(split.stats)
         log(f"keep={keep}: " + ", ".join(f"{k}={v}" for k, v in split.stats.items()))
         base_pred: dict[int, np.ndarray] = {}
+        purged_by: dict[str, list[str]] = {}
         for cname, study, over in studies:
             t = time.time()
             c = {**defaults, **over}
+            if c.get("purge_like"):
+                c["purge_features"] = purged_by.get(c["purge_like"], [])
             res_c, aud_c, info, n_rows, feats = run_configuration(
                 split, cname, study, c, seeds, base_pred, models=["binary"] + (["lambdarank"] if cname in rank_models else []),
                 train_kw=train_kw, n_boot=int(cfg.get("n_boot", 200)))
             results += [r.assign(keep=keep) for r in res_c]
+            purged_by[cname] = [f for f in ln.FEATURES if f not in feats]
             if aud_c is not None:
                 audits.append(aud_c.assign(keep=keep))
             done += 1

@@ -26,25 +26,6 @@ import scipy.sparse as sp
 
 NEGATIVE_SAMPLERS = ("uniform", "popularity")
 
-FEATURE_DOCS: dict[str, str] = {
-    "item_pop": "log1p(#users with a real target train event on the item), leave-one-out (the row's user removed).",
-    "item_pop_recent": "log1p(#users with a real target train event on the item in the latest 20 % of the train "
-                       "window's target events, by time), leave-one-out: the item's recent trend.",
-    "item_pop_synth": "log1p(synthetic weight mass on the item over all users), leave-one-out (the row's own cell removed).",
-    "user_n_target": "log1p(#distinct real target train items of the user); constant over the user's rows; 0 = target-cold.",
-    "user_n_source": "log1p(#distinct source train items of the user); constant over the user's rows.",
-    "user_n_synth": "log1p(synthetic weight mass of the user); constant over the user's rows.",
-    "cf_real": "log1p(item-item score on real target train events): sum over the user's other real items i' of "
-               "#other users with both i and i' (leave-one-out: the user's own co-occurrences removed).",
-    "cf_real_norm": "cf_real score / sqrt((item users without u + 1) * (user items without i + 1)): cosine-like.",
-    "cf_all": "log1p(item-item score on real + synthetic events, synthetic cells weighted min(1, lambda*w)): "
-              "sum_{i' != i} H[u,i'] * (C[i',i] - H[u,i'] H[u,i]), C = H^T H; the personalisation channel.",
-    "cf_all_norm": "cf_all score / sqrt((item mass of i without u + 1) * (user mass without i + 1)): a cosine-like version.",
-    "xdomain_sum": "sum over the user's source items j of P_hat(i|j) with the user's own (j, i) co-occurrence "
-                   "removed. Derived from P_hat: the leak candidate for synthetic rows (drawn from P_hat).",
-    "xdomain_cnt": "log1p(#source items j of the user with a (j, i) pair supported by another user).",
-}
-FEATURES: tuple[str, ...] = tuple(FEATURE_DOCS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +113,8 @@ def sorted_keys(u: np.ndarray, i: np.ndarray, n_items: int) -> np.ndarray:
 
 def sample_negatives(parent_user: np.ndarray, n_per_parent: int, item_weights: np.ndarray,
                      exclude: np.ndarray, sampler: str, rng: np.random.Generator,
-                     max_rounds: int = 30) -> tuple[np.ndarray, np.ndarray]:
+                     max_rounds: int = 30, item_first_ts: np.ndarray | None = None,
+                     parent_ts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``n_per_parent`` negative items for each parent row.
 
     parent_user: user code of each parent row; item_weights: popularity of each catalog item
@@ -141,6 +123,9 @@ def sample_negatives(parent_user: np.ndarray, n_per_parent: int, item_weights: n
     user interacted with). Rejection sampling, redrawing only the rejected cells, vectorized.
     Returns (parent_index, item) of the accepted negatives; cells still rejected after
     ``max_rounds`` (a user who interacted with almost the whole catalog) are dropped.
+    With ``item_first_ts`` and ``parent_ts`` (int64 microseconds) an item is only drawn for a
+    parent at time t if it existed then (its first event is before t), as every candidate does at
+    evaluation time.
     """
     if sampler not in NEGATIVE_SAMPLERS:
         raise ValueError(f"negative_sampler must be one of {NEGATIVE_SAMPLERS}, got {sampler!r}")
@@ -162,6 +147,8 @@ def sample_negatives(parent_user: np.ndarray, n_per_parent: int, item_weights: n
             break
         draw = rng.choice(n_items, size=len(todo), p=p)
         bad = in_sorted(keys(users[todo], draw, n_items), exclude)
+        if item_first_ts is not None and parent_ts is not None:
+            bad |= item_first_ts[draw] >= np.asarray(parent_ts, np.int64)[parent[todo]]
         item[todo[~bad]] = draw[~bad]
         todo = todo[bad]
     ok = item >= 0
@@ -230,114 +217,282 @@ def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
 
 
 # --------------------------------------------------------------------------------------------
-# features
+# features (time-aware: every feature of a row at time t uses events strictly before t)
 # --------------------------------------------------------------------------------------------
+
+US_PER_DAY = 86_400_000_000
+
+
+def to_us(ts: Any) -> np.ndarray:
+    """Datetime-like array -> int64 microseconds since the epoch."""
+    return np.asarray(pd.to_datetime(np.asarray(ts)).astype("datetime64[us]")).astype(np.int64)
+
+
+class TimeIndex:
+    """Events grouped by an integer key (a user or an item code), each group in time order, with
+    a value (e.g. the item of a user's event) and a weight. Answers "events of key k strictly
+    before t" for many (k, t) queries at once with three ``searchsorted`` calls (no loop)."""
+
+    def __init__(self, key: np.ndarray, ts: np.ndarray, value: np.ndarray | None = None,
+                 weight: np.ndarray | None = None):
+        key = np.asarray(key, np.int64)
+        ts = np.asarray(ts, np.int64)
+        order = np.lexsort((ts, key))
+        self.times = np.unique(ts)
+        self.span = np.int64(len(self.times) + 1)
+        self.ts = ts[order]
+        self.comp = key[order] * self.span + np.searchsorted(self.times, self.ts)
+        self.value = None if value is None else np.asarray(value)[order]
+        w = np.ones(len(key)) if weight is None else np.asarray(weight, float)[order]
+        self.weight = w
+        self.wcum = np.r_[0.0, np.cumsum(w)]
+
+    def bounds(self, key: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start, stop): the events of ``key`` before ``t`` are positions start .. stop - 1."""
+        key = np.asarray(key, np.int64)
+        start = np.searchsorted(self.comp, key * self.span, "left")
+        stop = np.searchsorted(self.comp, key * self.span + np.searchsorted(self.times, t, "left"), "left")
+        return start, stop
+
+    def mass(self, key: np.ndarray, t: np.ndarray, since: np.ndarray | None = None) -> np.ndarray:
+        """Weight of the events of ``key`` in [since, t) (since = -inf when None)."""
+        start, stop = self.bounds(key, t)
+        if since is not None:
+            start = np.maximum(start, self.bounds(key, since)[1])
+        return self.wcum[stop] - self.wcum[np.minimum(start, stop)]
+
+    def first_last(self, key: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(has any event before t, first event time, last event time before t)."""
+        start, stop = self.bounds(key, t)
+        has = stop > start
+        n = max(len(self.ts) - 1, 0)
+        first = self.ts[np.minimum(start, n)] if len(self.ts) else np.zeros(len(start), np.int64)
+        last = self.ts[np.clip(stop - 1, 0, n)] if len(self.ts) else np.zeros(len(start), np.int64)
+        return has, first, last
+
+    def expand(self, key: np.ndarray, t: np.ndarray, cap: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(row, position): one entry per (query row, event of its key before t); with ``cap``
+        only the latest ``cap`` events of each row."""
+        start, stop = self.bounds(key, t)
+        if cap is not None:
+            start = np.maximum(start, stop - cap)
+        n = np.maximum(stop - start, 0)
+        row = np.repeat(np.arange(len(n), dtype=np.int64), n)
+        offset = np.arange(len(row), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+        return row, np.repeat(start, n) + offset
+
+
+class PairLookup:
+    """Values of a sparse matrix at many (row, col) pairs via one sorted int64 key array."""
+
+    def __init__(self, m: sp.csr_matrix, extra: dict[str, np.ndarray] | None = None):
+        m = m.tocsr()
+        m.sum_duplicates()
+        m.sort_indices()
+        self.n_cols = np.int64(m.shape[1])
+        row_of = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+        self.k = row_of * self.n_cols + m.indices.astype(np.int64)
+        self.data = m.data
+        self.extra = extra or {}
+
+    def find(self, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, position) of each (r, c)."""
+        q = np.asarray(r, np.int64) * self.n_cols + np.asarray(c, np.int64)
+        if len(self.k) == 0:
+            return np.zeros(len(q), bool), np.zeros(len(q), np.int64)
+        pos = np.minimum(np.searchsorted(self.k, q), len(self.k) - 1)
+        return self.k[pos] == q, pos
+
+    def get(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        found, pos = self.find(r, c)
+        return np.where(found, self.data[pos] if len(self.data) else 0.0, 0.0)
+
+
+WINDOWS_DAYS = (30, 90, 365)
+
 
 @dataclass
 class FeatureContext:
-    """Train-window statistics every feature is read from (built once per configuration)."""
+    """Train-window events every feature is read from (built once per configuration).
+
+    Time-aware: the features of a row (u, i, t) read only events strictly before t (for training
+    rows t is the row's event time, for evaluation rows the end of the train window), so a model
+    learns how the past predicts the next event, as it must at serving time. Statistics that need
+    the whole window (item-item co-occurrence C, P_hat) are leave-one-out on the row's own cell."""
     users: pd.Index
     items: pd.Index  # target catalog (candidate set)
-    T: sp.csr_matrix  # users x items, real target train positives (indicator)
-    R: sp.csr_matrix  # users x items, the recent subset of T
-    Hs: sp.csr_matrix  # users x items, synthetic weight mass (sum of lambda * w)
-    H: sp.csr_matrix  # users x items, real (1) or synthetic min(1, mass) cell values
-    S: sp.csr_matrix  # users x source items (indicator)
-    W: sp.csr_matrix  # source items x items: n_users_ji / n_users_j
-    W1: sp.csr_matrix  # source items x items: 1 / n_users_j on the same pattern
-    Wsingle: sp.csr_matrix  # source items x items: indicator n_users_ji == 1
-    Wany: sp.csr_matrix  # source items x items: indicator n_users_ji >= 1
-    C_real: sp.csr_matrix  # items x items, T^T T, zero diagonal
-    C_all: sp.csr_matrix  # items x items, H^T H, zero diagonal
-    item_pop: np.ndarray
-    item_recent: np.ndarray
-    item_synth: np.ndarray
-    user_target: np.ndarray
-    user_source: np.ndarray
-    user_synth: np.ndarray
-    h_sq: np.ndarray  # ||H_u||^2
-    h_item_mass: np.ndarray  # column sums of H
-    h_user_mass: np.ndarray  # row sums of H
+    T: sp.csr_matrix  # users x items, real target train positives (indicator, whole window)
+    H: sp.csr_matrix  # users x items, real (1) or synthetic min(1, lambda * mass) cell values
+    item_events: TimeIndex  # real target positives keyed by item
+    all_events: TimeIndex  # real target positives, one key (catalog-wide volume)
+    user_target: TimeIndex  # real target positives keyed by user, value = item
+    user_source: TimeIndex  # source positives keyed by user, value = source item code
+    user_h: TimeIndex  # real + synthetic target positives keyed by user, value = item, weight = H weight
+    item_synth: TimeIndex  # synthetic positives keyed by item, weight = lambda * w
+    user_synth: TimeIndex  # synthetic positives keyed by user, weight = lambda * w
+    C_real: PairLookup  # items x items, T^T T, zero diagonal
+    C_all: PairLookup  # items x items, H^T H, zero diagonal
+    P: PairLookup  # source items x items: n_users_ji, extra n_users_j
+    n_j: np.ndarray  # per source item code: n_users_j
+    item_users: np.ndarray  # column sums of T
+    hist_cap: int = 200
 
-    def features(self, u: np.ndarray, i: np.ndarray) -> dict[str, np.ndarray]:
-        """Features of rows (u, i) (codes into users / items), leave-one-out on the (u, i) cell."""
+    def features(self, u: np.ndarray, i: np.ndarray, t: np.ndarray,
+                 chunk_rows: int = 250_000) -> dict[str, np.ndarray]:
+        """Features of rows (u, i) at times t (int64 microseconds; codes into users / items)."""
         u = np.asarray(u, np.int64)
         i = np.asarray(i, np.int64)
+        t = np.broadcast_to(np.asarray(t, np.int64), u.shape)
+        parts = [self._features(u[a:a + chunk_rows], i[a:a + chunk_rows], t[a:a + chunk_rows])
+                 for a in range(0, max(len(u), 1), chunk_rows)]  # loop over row chunks (memory bound)
+        return {k: np.concatenate([p[k] for p in parts]) for k in FEATURES}
+
+    def _hist_sum(self, idx: TimeIndex, u: np.ndarray, i: np.ndarray, t: np.ndarray, look: PairLookup,
+                  own: np.ndarray, own_of_hist: PairLookup | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Sum over the user's events e before t (latest ``hist_cap``) with item i_e != i of
+        w_e * (M[i_e, i] - own_e), own_e = own[row] * (own_of_hist[u, i_e] or 1): the
+        leave-one-out item-item score, and the number of history events."""
+        row, pos = idx.expand(u, t, self.hist_cap)
+        hi = idx.value[pos].astype(np.int64)
+        w = idx.weight[pos]
+        m = look.get(hi, i[row])
+        o = own[row] * (own_of_hist.get(u[row], hi) if own_of_hist is not None else 1.0)
+        val = np.where(hi != i[row], w * np.maximum(m - o, 0), 0.0)
+        n = len(u)
+        return np.bincount(row, weights=val, minlength=n), np.bincount(row, weights=w, minlength=n)
+
+    def _features(self, u: np.ndarray, i: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        day = np.int64(US_PER_DAY)
+        out["item_pop"] = np.log1p(self.item_events.mass(i, t))
+        total = {}
+        for d in WINDOWS_DAYS:
+            pop_d = self.item_events.mass(i, t, t - d * day)
+            out[f"item_pop_{d}d"] = np.log1p(pop_d)
+            total[d] = pop_d
+        vol = self.all_events.mass(np.zeros(len(t), np.int64), t, t - 90 * day)
+        out["item_share_90d"] = 1000.0 * total[90] / np.maximum(vol, 1.0)
+        has, first, last = self.item_events.first_last(i, t)
+        out["item_age_days"] = np.where(has, np.log1p(np.maximum(t - first, 0) / day), -1.0)
+        out["item_days_since_last"] = np.where(has, np.log1p(np.maximum(t - last, 0) / day), -1.0)
+        out["item_pop_synth"] = np.log1p(self.item_synth.mass(i, t))
+        n_t = self.user_target.mass(u, t)
+        out["user_n_target"] = np.log1p(n_t)
+        out["user_n_source"] = np.log1p(self.user_source.mass(u, t))
+        out["user_n_synth"] = np.log1p(self.user_synth.mass(u, t))
         t_ui = pair_values(self.T, u, i)
-        r_ui = pair_values(self.R, u, i)
-        hs_ui = pair_values(self.Hs, u, i)
         h_ui = pair_values(self.H, u, i)
-        cf_real = pair_product(self.T, self.C_real, u, i) - t_ui * (self.user_target[u] - t_ui)
-        cf_all = pair_product(self.H, self.C_all, u, i) - h_ui * (self.h_sq[u] - h_ui ** 2)
-        x_sum = pair_product(self.S, self.W, u, i) - t_ui * pair_product(self.S, self.W1, u, i)
-        x_cnt = pair_product(self.S, self.Wany, u, i) - t_ui * pair_product(self.S, self.Wsingle, u, i)
-        item_mass = np.maximum(self.h_item_mass[i] - h_ui, 0)
-        user_mass = np.maximum(self.h_user_mass[u] - h_ui, 0)
-        return {
-            "item_pop": np.log1p(np.maximum(self.item_pop[i] - t_ui, 0)),
-            "item_pop_recent": np.log1p(np.maximum(self.item_recent[i] - r_ui, 0)),
-            "item_pop_synth": np.log1p(np.maximum(self.item_synth[i] - hs_ui, 0)),
-            "user_n_target": np.log1p(self.user_target[u]),
-            "user_n_source": np.log1p(self.user_source[u]),
-            "user_n_synth": np.log1p(self.user_synth[u]),
-            "cf_real": np.log1p(np.maximum(cf_real, 0)),
-            "cf_real_norm": np.maximum(cf_real, 0) / np.sqrt(
-                (np.maximum(self.item_pop[i] - t_ui, 0) + 1) * (np.maximum(self.user_target[u] - t_ui, 0) + 1)),
-            "cf_all": np.log1p(np.maximum(cf_all, 0)),
-            "cf_all_norm": np.maximum(cf_all, 0) / np.sqrt((item_mass + 1) * (user_mass + 1)),
-            "xdomain_sum": np.maximum(x_sum, 0),
-            "xdomain_cnt": np.log1p(np.maximum(np.round(x_cnt), 0)),
-        }
+        cf_real, n_hist = self._hist_sum(self.user_target, u, i, t, self.C_real, t_ui)
+        out["cf_real"] = np.log1p(cf_real)
+        out["cf_real_norm"] = cf_real / np.sqrt((np.maximum(self.item_users[i] - t_ui, 0) + 1) * (n_hist + 1))
+        cf_all, m_hist = self._hist_sum(self.user_h, u, i, t, self.C_all, h_ui, self.H_lookup)
+        out["cf_all"] = np.log1p(cf_all)
+        out["cf_all_norm"] = cf_all / np.sqrt((np.maximum(self.item_users[i] - t_ui, 0) + 1) * (m_hist + 1))
+        # P_hat channel: sum over the user's source events before t of (n_ji - own) / n_j
+        row, pos = self.user_source.expand(u, t, self.hist_cap)
+        j = self.user_source.value[pos].astype(np.int64)
+        found, p = self.P.find(j, i[row])
+        n_ji = np.where(found, self.P.data[p] if len(self.P.data) else 0.0, 0.0) - t_ui[row] * found
+        n_ji = np.maximum(n_ji, 0)
+        out["xdomain_sum"] = np.bincount(row, weights=n_ji / np.maximum(self.n_j[j], 1), minlength=len(u))
+        out["xdomain_cnt"] = np.log1p(np.bincount(row, weights=(n_ji >= 1).astype(float), minlength=len(u)))
+        return out
+
+    def item_first_ts(self) -> np.ndarray:
+        """Time of each catalog item's first real target train event (int64 max if none)."""
+        if not hasattr(self, "_first"):
+            n = len(self.items)
+            has, first, _ = self.item_events.first_last(np.arange(n), np.full(n, np.iinfo(np.int64).max))
+            self._first = np.where(has, first, np.iinfo(np.int64).max)
+        return self._first
+
+    @property
+    def H_lookup(self) -> PairLookup:
+        if not hasattr(self, "_h_lookup"):
+            self._h_lookup = PairLookup(self.H)
+        return self._h_lookup
+
+
+FEATURE_DOCS: dict[str, str] = {
+    "item_pop": "log1p(#real target train events on the item before the row's time t).",
+    "item_pop_30d": "log1p(#real target train events on the item in [t - 30 days, t)).",
+    "item_pop_90d": "log1p(#real target train events on the item in [t - 90 days, t)).",
+    "item_pop_365d": "log1p(#real target train events on the item in [t - 365 days, t)).",
+    "item_share_90d": "1000 x the item's share of all real target train events in [t - 90 days, t): "
+                      "popularity normalised for the growth of the platform.",
+    "item_age_days": "log1p(days since the item's first real target train event before t); -1 if none.",
+    "item_days_since_last": "log1p(days since the item's latest real target train event before t); -1 if none.",
+    "item_pop_synth": "log1p(synthetic weight mass (lambda x w) on the item before t).",
+    "user_n_target": "log1p(#real target train events of the user before t); 0 = target-cold at t.",
+    "user_n_source": "log1p(#source train events of the user before t).",
+    "user_n_synth": "log1p(synthetic weight mass of the user before t).",
+    "cf_real": "log1p(item-item score on real target events): sum over the user's real target events before t "
+               "(latest 200) on items i' != i of C[i', i], C = T^T T over the train window with the user's own "
+               "co-occurrence removed (leave-one-out).",
+    "cf_real_norm": "cf_real score / sqrt((#other users of i + 1) * (#history events + 1)): cosine-like.",
+    "cf_all": "log1p(item-item score on real + synthetic events): as cf_real over the user's real and "
+              "synthetic target events before t (synthetic weighted min(1, lambda*w)) with C = H^T H, "
+              "leave-one-out; the personalisation channel the synthetic rows feed.",
+    "cf_all_norm": "cf_all score / sqrt((#other users of i + 1) * (history weight + 1)).",
+    "xdomain_sum": "sum over the user's source events before t (latest 200) of P_hat(i|j) with the user's own "
+                   "(j, i) co-occurrence removed. Derived from P_hat: the leak candidate for synthetic rows.",
+    "xdomain_cnt": "log1p(#source events j of the user before t with a (j, i) pair supported by another user).",
+}
+FEATURES: tuple[str, ...] = tuple(FEATURE_DOCS)
 
 
 def build_context(real_target: pd.DataFrame, source: pd.DataFrame, translation: pd.DataFrame,
                   synthetic: pd.DataFrame | None, users: pd.Index, items: pd.Index,
-                  synthetic_lambda: float = 1.0, recent_fraction: float = 0.2) -> FeatureContext:
+                  synthetic_lambda: float = 1.0, hist_cap: int = 200) -> FeatureContext:
     """real_target: [user_id, item_id, event_ts] real target train positives; source: [user_id,
-    source_domain, source_item] source train events; translation: the translation mart;
-    synthetic: [user_id, target_item, weight] synthetic positives (or None)."""
+    source_domain, source_item, event_ts] source train positives; translation: the translation
+    mart; synthetic: [user_id, target_item, event_ts, weight(, label)] synthetic events (or None)."""
     nu, ni = len(users), len(items)
-    T = sparse_indicator(codes(real_target.user_id, users), codes(real_target.item_id, items), (nu, ni))
-    if "event_ts" in real_target and len(real_target):
-        tsv = real_target.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64)
-        rec = tsv >= np.quantile(tsv, 1 - recent_fraction)
-    else:
-        rec = np.zeros(len(real_target), bool)
-    R = sparse_indicator(codes(real_target.user_id[rec], users), codes(real_target.item_id[rec], items), (nu, ni))
+    tu, ti = codes(real_target.user_id, users), codes(real_target.item_id, items)
+    ok = (tu >= 0) & (ti >= 0)
+    tu, ti = tu[ok], ti[ok]
+    tts = to_us(real_target.event_ts)[ok]
+    T = sparse_indicator(tu, ti, (nu, ni))
     skey = (source.source_domain.astype(str) + "\x1f" + source.source_item.astype(str)).to_numpy()
     tkey = (translation.source_domain.astype(str) + "\x1f" + translation.source_item.astype(str)).to_numpy()
     src_idx = pd.Index(np.unique(np.r_[skey, tkey]))
-    S = sparse_indicator(codes(source.user_id, users), codes(skey, src_idx), (nu, len(src_idx)))
-    tj, ti = codes(tkey, src_idx), codes(translation.target_item, items)
-    n_ji = translation.n_users_ji.to_numpy(float)
-    n_j = translation.n_users_j.to_numpy(float)
-    shape = (len(src_idx), ni)
-    W = sparse_indicator(tj, ti, shape, n_ji / n_j)
-    W1 = sparse_indicator(tj, ti, shape, 1.0 / n_j)
-    Wany = sparse_indicator(tj, ti, shape)
-    single = n_ji == 1
-    Wsingle = sparse_indicator(tj[single], ti[single], shape)
+    su, sj = codes(source.user_id, users), codes(skey, src_idx)
+    ok_s = su >= 0
+    tj, tti = codes(tkey, src_idx), codes(translation.target_item, items)
+    ok_p = tti >= 0
+    n_ji = translation.n_users_ji.to_numpy(float)[ok_p]
+    P = sparse_indicator(tj[ok_p], tti[ok_p], (len(src_idx), ni), n_ji)
+    n_j = np.zeros(len(src_idx))
+    n_j[tj] = translation.n_users_j.to_numpy(float)
     if synthetic is not None and len(synthetic):
         pos = synthetic[synthetic.label.to_numpy() == 1] if "label" in synthetic else synthetic
-        Hs = sparse_indicator(codes(pos.user_id, users), codes(pos.target_item, items), (nu, ni),
-                              synthetic_lambda * pos.weight.to_numpy(float), agg="sum")
+        yu, yi = codes(pos.user_id, users), codes(pos.target_item, items)
+        ok_y = (yu >= 0) & (yi >= 0)
+        yu, yi = yu[ok_y], yi[ok_y]
+        yw = synthetic_lambda * pos.weight.to_numpy(float)[ok_y]
+        yts = to_us(pos.event_ts)[ok_y]
+        Hs = sparse_indicator(yu, yi, (nu, ni), yw, agg="sum")
     else:
+        yu = yi = yts = np.zeros(0, np.int64)
+        yw = np.zeros(0)
         Hs = sp.csr_matrix((nu, ni))
     H = T.maximum(Hs.minimum(1.0)).tocsr()
 
-    def cooc(m: sp.csr_matrix) -> sp.csr_matrix:
+    def cooc(m: sp.csr_matrix) -> PairLookup:
         c = (m.T @ m).tocsr()
         c.setdiag(0)
         c.eliminate_zeros()
-        return c
+        return PairLookup(c)
 
     return FeatureContext(
-        users=users, items=items, T=T, R=R, Hs=Hs, H=H, S=S, W=W, W1=W1, Wsingle=Wsingle, Wany=Wany,
-        C_real=cooc(T), C_all=cooc(H),
-        item_pop=np.asarray(T.sum(0)).ravel(), item_recent=np.asarray(R.sum(0)).ravel(), item_synth=np.asarray(Hs.sum(0)).ravel(),
-        user_target=np.asarray(T.sum(1)).ravel(), user_source=np.asarray(S.sum(1)).ravel(),
-        user_synth=np.asarray(Hs.sum(1)).ravel(), h_sq=np.asarray(H.multiply(H).sum(1)).ravel(),
-        h_item_mass=np.asarray(H.sum(0)).ravel(), h_user_mass=np.asarray(H.sum(1)).ravel(),
+        users=users, items=items, T=T, H=H,
+        item_events=TimeIndex(ti, tts), all_events=TimeIndex(np.zeros(len(tts), np.int64), tts),
+        user_target=TimeIndex(tu, tts, ti),
+        user_source=TimeIndex(su[ok_s], to_us(source.event_ts)[ok_s], sj[ok_s]),
+        user_h=TimeIndex(np.r_[tu, yu], np.r_[tts, yts], np.r_[ti, yi], np.r_[np.ones(len(tu)), np.minimum(yw, 1.0)]),
+        item_synth=TimeIndex(yi, yts, weight=yw), user_synth=TimeIndex(yu, yts, weight=yw),
+        C_real=cooc(T), C_all=cooc(H), P=PairLookup(P), n_j=n_j,
+        item_users=np.asarray(T.sum(0)).ravel(), hist_cap=hist_cap,
     )
 
 
@@ -401,7 +556,7 @@ def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
     # A real positive on an item no *other* user has in the train window has no analogue at
     # evaluation time (the candidate set is the train catalog): drop it (and its negatives).
     own = pair_values(ctx.T, real.u.to_numpy(), real.i.to_numpy())
-    real = real[~((real.label.to_numpy() == 1) & (ctx.item_pop[real.i.to_numpy()] - own <= 0))]
+    real = real[~((real.label.to_numpy() == 1) & (ctx.item_users[real.i.to_numpy()] - own <= 0))]
     if cfg.train_recent_fraction < 1.0 and len(real):
         # Rows long before train_end teach what predicted purchases then; evaluation is right after
         # train_end. Keep the latest fraction of real rows (features still use the whole window).
@@ -416,12 +571,13 @@ def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
         else:
             frame = frame.assign(is_validation=False)
         pos = frame[frame.label == 1]
-        parent, neg_item = sample_negatives(pos.u.to_numpy(), cfg.negatives_per_positive, ctx.item_pop,
-                                            excl, cfg.negative_sampler, rng)
+        parent, neg_item = sample_negatives(pos.u.to_numpy(), cfg.negatives_per_positive, ctx.item_users,
+                                            excl, cfg.negative_sampler, rng, item_first_ts=ctx.item_first_ts(),
+                                            parent_ts=to_us(pos.event_ts))
         negs = pos.iloc[parent].assign(i=neg_item, label=np.int8(0))
         parts += [frame, negs]
     rows = pd.concat(parts, ignore_index=True)
-    feats = ctx.features(rows.u.to_numpy(), rows.i.to_numpy())
+    feats = ctx.features(rows.u.to_numpy(), rows.i.to_numpy(), to_us(rows.event_ts))
     out = pd.DataFrame({
         "user_id": ctx.users.to_numpy()[rows.u.to_numpy()],
         "item_id": ctx.items.to_numpy()[rows.i.to_numpy()],
