@@ -262,15 +262,23 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
     point = split.point.assign(user_id=split.users.to_numpy()[split.point.u.to_numpy()])
     rank = split.rank.assign(user_id=split.users.to_numpy()[split.rank.u.to_numpy()], item_id=split.rank.i.to_numpy())
     out = []
+    heur = []
     if cname == "baseline":  # heuristics, scored on the same eval sets
         for h, col in HEURISTICS:
             m = ev.evaluate(point.assign(score=F[col].to_numpy()[:npnt]), rank.assign(score=F[col].to_numpy()[npnt:]),
                             "score", None, split.segments, catalog_size=len(split.items), prob=False, n_boot=n_boot)
-            out.append(m.assign(config=f"heuristic:{h}", study="heuristic", model="heuristic", seed=-1))
+            heur.append((m.assign(config=f"heuristic:{h}", study="heuristic", model="heuristic", seed=-1), col))
     for seed in seeds:
         for obj in models:
             model = ln.train_model(rows, feats, ln.TrainConfig(objective=obj, seed=seed, **(train_kw or {})))
             s_all = ln.predict(model, F, feats)
+            if heur and obj == "binary" and seed == seeds[0]:
+                # baseline minus each heuristic, paired user bootstrap (first seed)
+                for i_h, (m, col) in enumerate(heur):
+                    d = ev.paired_ranking_diff(rank.user_id.to_numpy(), rank.label.to_numpy(), s_all[npnt:],
+                                               F[col].to_numpy()[npnt:], split.segments,
+                                               tiebreak=rank.tiebreak.to_numpy(), n_boot=n_boot, seed=seed)
+                    heur[i_h] = (m.merge(d.drop(columns="n_users"), on="segment", how="left"), col)
             p2 = point.assign(score=s_all[:npnt])
             r2 = rank.assign(score=s_all[npnt:])
             if obj == "binary":
@@ -281,6 +289,7 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
                             catalog_size=len(split.items), prob=obj == "binary", n_boot=n_boot, seed=seed)
             out.append(m.assign(config=cname, study=study, model=obj, seed=seed, features=",".join(feats),
                                 n_trees=model.best_iteration or model.num_trees(), train_rows=len(rows), **info))
+    out = [m for m, _ in heur] + out
     return out, aud, info, len(rows), feats
 
 

@@ -117,6 +117,7 @@ def write_report(res: pd.DataFrame, aud: pd.DataFrame, splits: pd.DataFrame, out
           "seed spread = max - min over seeds. Relative NE is paired against the no-synthetic baseline of the "
           "same seed.\n", "## Splits\n", md_table(splits), "\n",
           "## Summary (all and cold users; the tables of docs/results.md)\n", compact_tables(res), "\n"]
+    md += ["\n## Baseline vs heuristics (paired user bootstrap, first seed)\n", baseline_vs_heuristics(res), "\n"]
     for keep in sorted(s.keep.unique()):
         for seg in ("all", "cold", "warm"):
             md += [f"\n## target_keep_users = {keep}, {seg} users\n", table(s, keep, seg)]
@@ -165,3 +166,23 @@ def compact_tables(res: pd.DataFrame) -> str:
                        f"{ra.get('recall@10', np.nan):.4f} | {ra.get('recall@50', np.nan):.4f} | {r50c} | "
                        f"{rc.get('ndcg@10', np.nan):.4f} | {ra.get('coverage@10', np.nan):.4f} |\n")
     return "".join(out)
+
+
+def baseline_vs_heuristics(res: pd.DataFrame) -> str:
+    """Per keep x heuristic x segment: AUC of both, and baseline - heuristic for Recall/NDCG@K with the
+    paired 95 % CI (a CI above 0 = the baseline wins beyond the user sampling noise)."""
+    h = res[(res.study == "heuristic")]
+    if not len(h) or "diff_recall@10" not in h:
+        return "(no heuristic comparison in these results)\n"
+    b = res[(res.config == "baseline") & (res.model == "binary")]
+    b_auc = b.groupby(["keep", "segment"]).auc.first()
+    lines = ["| keep | heuristic | segment | AUC baseline | AUC heuristic | ΔRecall@10 [CI] | ΔRecall@50 [CI] "
+             "| ΔNDCG@10 [CI] |", "|---|---|---|---|---|---|---|---|"]
+    for _, r in h[h.segment.isin(["all", "cold"])].sort_values(["keep", "segment", "config"],
+                                                               ascending=[False, True, True]).iterrows():
+        def d(m):
+            return f"{r[f'diff_{m}']:+.4f} [{r[f'diff_{m}_lo']:+.4f}, {r[f'diff_{m}_hi']:+.4f}]"
+        lines.append(f"| {r.keep} | {r.config.split(':', 1)[1]} | {r.segment} | "
+                     f"{b_auc.get((r.keep, r.segment), np.nan):.4f} | {r.auc:.4f} | {d('recall@10')} | "
+                     f"{d('recall@50')} | {d('ndcg@10')} |")
+    return "\n".join(lines) + "\n"
