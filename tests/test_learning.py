@@ -189,10 +189,16 @@ def test_training_rows_weights_negatives_and_lineage():
     assert 0.97 * 3 * n_syn_pos <= len(synth[synth.label == 0]) <= 3 * n_syn_pos
     # only items that existed at the row's time: the very first rows of the window get fewer
     assert 0.97 * 3 * (real.label == 1).sum() <= (real.label == 0).sum() <= 3 * (real.label == 1).sum()
-    # negatives never hit an item the user has (real or synthetic)
-    has = set(zip(target.user_id, target.item_id)) | set(zip(syn.user_id, syn.target_item))
+    # negatives never hit an item the user has a real event on; synthetic negatives also not one
+    # of the user's synthetic items (real rows do not depend on the synthetic data)
+    real_has = set(zip(target.user_id, target.item_id))
+    syn_has = real_has | set(zip(syn.user_id, syn.target_item))
     negs = rows[rows.label == 0]
-    assert not any(p in has for p in zip(negs.user_id, negs.item_id))
+    assert not any(p in real_has for p in zip(negs.user_id, negs.item_id))
+    sneg = negs[negs.is_synthetic == 1]
+    assert not any(p in syn_has for p in zip(sneg.user_id, sneg.item_id))
+    no_syn = ln.build_training_rows(ctx, target, None, ln.RowsConfig(negatives_per_positive=3, synthetic_lambda=0.4))
+    pd.testing.assert_frame_equal(no_syn[["user_id", "item_id", "label"]], real[["user_id", "item_id", "label"]])
     assert set(ln.FEATURES) <= set(rows.columns)
     assert not {"user_id", "item_id", "source_item", "is_synthetic", "sample_weight", "label"} & set(ln.FEATURES)
     assert rows.is_validation[rows.is_synthetic == 1].sum() == 0

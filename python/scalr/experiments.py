@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +159,7 @@ class Split:
         else:
             self.item_values = pd.DataFrame({"item_id": pop.index.astype(str), "value": pop.to_numpy(float)})
         self._translations: dict = {}
+        self._cache: dict = {}
         # ---- fixed evaluation sets (shared by every configuration and seed) ----
         evt = e[in_eval & (e.domain_role == "target") & (e.label == 1)]
         n_eval_pos = len(evt)
@@ -186,11 +188,18 @@ class Split:
         self.recent_pop = np.bincount(ln.codes(recent.item_id, self.items), minlength=ni).astype(float)
         has_target = np.bincount(ln.codes(self.real_pos.user_id, self.users), minlength=len(self.users)) > 0
         self.segments = pd.Series(np.where(has_target[ru], "warm", "cold"), index=self.users.to_numpy()[ru])
+        self.segment_codes = pd.Series(self.segments.to_numpy(), index=ru)
         self.stats = {"target_keep_users": keep, "real_target_train_events": len(self.real),
                       "source_train_events": len(self.source_events), "catalog_items": ni,
                       "eval_positives": n_eval_pos, "eval_positives_on_unseen_items": self.eval_cold_item_positives,
                       "eval_users": len(ru), "eval_cold_users": int((self.segments == "cold").sum()),
                       "point_rows": len(self.point), "rank_rows": len(self.rank)}
+
+    def cached(self, key: tuple, make):
+        """Memo for what does not change across configurations (real rows, real-only features)."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def translation(self, min_support: int, shrinkage: float, noise_epsilon: float | None = None) -> pd.DataFrame:
         key = (int(min_support), float(shrinkage), noise_epsilon)
@@ -232,7 +241,7 @@ def synthesize(split: Split, c: dict) -> tuple[pd.DataFrame | None, dict]:
 def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list[int],
                       base_pred: dict[int, np.ndarray], models: list[str] = ("binary",),
                       train_kw: dict | None = None, n_boot: int = 200,
-                      synthetic: pd.DataFrame | None = None):
+                      synthetic: pd.DataFrame | None = None, workers: int = 2):
     """One configuration: synthesize (or take ``synthetic``), build the feature context and the
     training rows, audit + purge, train per seed and objective, evaluate. ``base_pred`` (seed ->
     baseline binary predictions on the point set) is filled by the 'baseline' configuration and
@@ -241,11 +250,32 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
         syn, info = synthesize(split, c)
     else:
         syn, info = synthetic, {"synthetic_rows": len(synthetic)}
-    tr = split.translation(c["min_support"], c["shrinkage"], c.get("noise_epsilon"))
+    tkey = (int(c["min_support"]), float(c["shrinkage"]), c.get("noise_epsilon"))
+    tr = split.translation(*tkey)
     ctx = ln.build_context(split.real_pos, split.source_pos, tr, syn, split.users, split.items, float(c["lambda"]))
-    rows = ln.build_training_rows(ctx, split.real, syn, ln.RowsConfig(
-        int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]), seed=int(c["sampling_seed"]),
-        train_recent_fraction=float(c.get("train_recent_fraction", 1.0))))
+    rcfg = ln.RowsConfig(int(c["negatives_per_positive"]), c["negative_sampler"], float(c["lambda"]),
+                         seed=int(c["sampling_seed"]), train_recent_fraction=float(c.get("train_recent_fraction", 1.0)))
+    rkey = (rcfg.negatives_per_positive, rcfg.negative_sampler, rcfg.seed, rcfg.train_recent_fraction)
+    # real rows and the features that depend only on real events / on the translation are the same
+    # in every configuration (same split): computed once, reused
+    real = split.cached(("real_rows", rkey), lambda: ln.real_row_frame(ctx, split.real, rcfg))
+    rt = ln.to_us(real.event_ts)
+
+    def groups_of(key, u, i, t, group):
+        return split.cached((key, group, tkey if group == "translation" else None),
+                            lambda: ctx.features(u, i, t, (group,)))
+
+    real_f = {**groups_of(("real", rkey), real.u, real.i, rt, "real"),
+              **groups_of(("real", rkey), real.u, real.i, rt, "translation"),
+              **(groups_of(("real", rkey), real.u, real.i, rt, "synthetic") if syn is None
+                 else ctx.features(real.u, real.i, rt, ("synthetic",)))}
+    srows = ln.synthetic_row_frame(ctx, split.real, syn, rcfg)
+    if len(srows):
+        syn_f = ctx.features(srows.u, srows.i, ln.to_us(srows.event_ts))
+        feats_all = {f: np.r_[real_f[f], syn_f[f]] for f in ln.FEATURES}
+        rows = ln.finish_rows(pd.concat([real, srows], ignore_index=True), ctx, feats_all)
+    else:
+        rows = ln.finish_rows(real, ctx, real_f)
     feats = list(ln.FEATURES)
     aud = None
     if syn is None:  # a no-synthetic control may drop features by name
@@ -256,27 +286,39 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
         aud = audit.table.assign(config=cname, adversarial_auc_model=audit.adversarial_auc)
     pu = np.r_[split.point.u.to_numpy(), split.rank.u.to_numpy()]
     pi = np.r_[split.point.i.to_numpy(), split.rank.i.to_numpy()]
-    F = pd.DataFrame(ctx.features(pu, pi, split.t_eval))
+    pt = np.full(len(pu), split.t_eval)
+    ef = {**groups_of(("eval",), pu, pi, pt, "real"), **groups_of(("eval",), pu, pi, pt, "translation"),
+          **(groups_of(("eval",), pu, pi, pt, "synthetic") if syn is None else ctx.features(pu, pi, pt, ("synthetic",)))}
+    F = pd.DataFrame({f: ef[f] for f in ln.FEATURES})
     F["recent_popularity"] = split.recent_pop[pi]
     npnt = len(split.point)
-    point = split.point.assign(user_id=split.users.to_numpy()[split.point.u.to_numpy()])
-    rank = split.rank.assign(user_id=split.users.to_numpy()[split.rank.u.to_numpy()], item_id=split.rank.i.to_numpy())
+    # integer user codes as user ids: the evaluation sorts and groups by user many times
+    point = split.point.assign(user_id=split.point.u.to_numpy())
+    rank = split.rank.assign(user_id=split.rank.u.to_numpy(), item_id=split.rank.i.to_numpy())
+    segments = split.segment_codes
     out = []
     heur = []
     if cname == "baseline":  # heuristics, scored on the same eval sets
         for h, col in HEURISTICS:
             m = ev.evaluate(point.assign(score=F[col].to_numpy()[:npnt]), rank.assign(score=F[col].to_numpy()[npnt:]),
-                            "score", None, split.segments, catalog_size=len(split.items), prob=False, n_boot=n_boot)
+                            "score", None, segments, catalog_size=len(split.items), prob=False, n_boot=n_boot)
             heur.append((m.assign(config=f"heuristic:{h}", study="heuristic", model="heuristic", seed=-1), col))
+    # LightGBM releases the GIL: train the (seed, objective) models on `workers` threads of one
+    # LightGBM thread each (each model is deterministic; the results do not depend on workers)
+    jobs = [(seed, obj) for seed in seeds for obj in models]
+    with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+        fitted = dict(zip(jobs, pool.map(
+            lambda j: ln.train_model(rows, feats, ln.TrainConfig(objective=j[1], seed=j[0], **(train_kw or {}))),
+            jobs)))
     for seed in seeds:
         for obj in models:
-            model = ln.train_model(rows, feats, ln.TrainConfig(objective=obj, seed=seed, **(train_kw or {})))
+            model = fitted[(seed, obj)]
             s_all = ln.predict(model, F, feats)
             if heur and obj == "binary" and seed == seeds[0]:
                 # baseline minus each heuristic, paired user bootstrap (first seed)
                 for i_h, (m, col) in enumerate(heur):
                     d = ev.paired_ranking_diff(rank.user_id.to_numpy(), rank.label.to_numpy(), s_all[npnt:],
-                                               F[col].to_numpy()[npnt:], split.segments,
+                                               F[col].to_numpy()[npnt:], segments,
                                                tiebreak=rank.tiebreak.to_numpy(), n_boot=n_boot, seed=seed)
                     heur[i_h] = (m.merge(d.drop(columns="n_users"), on="segment", how="left"), col)
             p2 = point.assign(score=s_all[:npnt])
@@ -285,8 +327,11 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
                 if cname == "baseline":
                     base_pred[seed] = s_all[:npnt]
                 p2["baseline"] = base_pred.get(seed, s_all[:npnt])
-            m = ev.evaluate(p2, r2, "score", "baseline" if obj == "binary" else None, split.segments,
-                            catalog_size=len(split.items), prob=obj == "binary", n_boot=n_boot, seed=seed)
+            # bootstrap CIs for the first seed only (the report shows the first seed's CIs and the
+            # spread over seeds)
+            m = ev.evaluate(p2, r2, "score", "baseline" if obj == "binary" else None, segments,
+                            catalog_size=len(split.items), prob=obj == "binary",
+                            n_boot=n_boot if seed == seeds[0] else 0, seed=seed)
             out.append(m.assign(config=cname, study=study, model=obj, seed=seed, features=",".join(feats),
                                 n_trees=model.best_iteration or model.num_trees(), train_rows=len(rows), **info))
     out = [m for m, _ in heur] + out
@@ -327,7 +372,7 @@ def run(config_path: str) -> pd.DataFrame:
                 c["purge_features"] = purged_by.get(c["purge_like"], [])
             res_c, aud_c, info, n_rows, feats = run_configuration(
                 split, cname, study, c, seeds, base_pred, models=["binary"] + (["lambdarank"] if cname in rank_models else []),
-                train_kw=train_kw, n_boot=int(cfg.get("n_boot", 200)))
+                train_kw=train_kw, n_boot=int(cfg.get("n_boot", 200)), workers=int(cfg.get("workers", 2)))
             results += [r.assign(keep=keep) for r in res_c]
             purged_by[cname] = [f for f in ln.FEATURES if f not in feats]
             if aud_c is not None:

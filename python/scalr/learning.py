@@ -337,15 +337,18 @@ class FeatureContext:
     item_users: np.ndarray  # column sums of T
     hist_cap: int = 200
 
-    def features(self, u: np.ndarray, i: np.ndarray, t: np.ndarray,
+    def features(self, u: np.ndarray, i: np.ndarray, t: np.ndarray, groups: tuple[str, ...] | None = None,
                  chunk_rows: int = 250_000) -> dict[str, np.ndarray]:
-        """Features of rows (u, i) at times t (int64 microseconds; codes into users / items)."""
+        """Features of rows (u, i) at times t (int64 microseconds; codes into users / items).
+        ``groups`` selects a subset of FEATURE_GROUPS (callers cache the groups that do not change)."""
         u = np.asarray(u, np.int64)
         i = np.asarray(i, np.int64)
         t = np.broadcast_to(np.asarray(t, np.int64), u.shape)
-        parts = [self._features(u[a:a + chunk_rows], i[a:a + chunk_rows], t[a:a + chunk_rows])
+        groups = tuple(FEATURE_GROUPS) if groups is None else tuple(groups)
+        parts = [self._features(u[a:a + chunk_rows], i[a:a + chunk_rows], t[a:a + chunk_rows], groups)
                  for a in range(0, max(len(u), 1), chunk_rows)]  # loop over row chunks (memory bound)
-        return {k: np.concatenate([p[k] for p in parts]) for k in FEATURES}
+        names = [f for f in FEATURES if any(f in FEATURE_GROUPS[g] for g in groups)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in names}
 
     def _hist_sum(self, idx: TimeIndex, u: np.ndarray, i: np.ndarray, t: np.ndarray, look: PairLookup,
                   own: np.ndarray, own_of_hist: PairLookup | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -361,9 +364,28 @@ class FeatureContext:
         n = len(u)
         return np.bincount(row, weights=val, minlength=n), np.bincount(row, weights=w, minlength=n)
 
-    def _features(self, u: np.ndarray, i: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    def _features(self, u: np.ndarray, i: np.ndarray, t: np.ndarray, groups) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         day = np.int64(US_PER_DAY)
+        t_ui = pair_values(self.T, u, i)
+        if "synthetic" in groups:
+            h_ui = pair_values(self.H, u, i)
+            out["item_pop_synth"] = np.log1p(self.item_synth.mass(i, t))
+            out["user_n_synth"] = np.log1p(self.user_synth.mass(u, t))
+            cf_all, m_hist = self._hist_sum(self.user_h, u, i, t, self.C_all, h_ui, self.H_lookup)
+            out["cf_all"] = np.log1p(cf_all)
+            out["cf_all_norm"] = cf_all / np.sqrt((np.maximum(self.item_users[i] - t_ui, 0) + 1) * (m_hist + 1))
+        if "translation" in groups:
+            # P_hat channel: sum over the user's source events before t of (n_ji - own) / n_j
+            row, pos = self.user_source.expand(u, t, self.hist_cap)
+            j = self.user_source.value[pos].astype(np.int64)
+            found, p = self.P.find(j, i[row])
+            n_ji = np.where(found, self.P.data[p] if len(self.P.data) else 0.0, 0.0) - t_ui[row] * found
+            n_ji = np.maximum(n_ji, 0)
+            out["xdomain_sum"] = np.bincount(row, weights=n_ji / np.maximum(self.n_j[j], 1), minlength=len(u))
+            out["xdomain_cnt"] = np.log1p(np.bincount(row, weights=(n_ji >= 1).astype(float), minlength=len(u)))
+        if "real" not in groups:
+            return out
         out["item_pop"] = np.log1p(self.item_events.mass(i, t))
         total = {}
         for d in WINDOWS_DAYS:
@@ -375,27 +397,12 @@ class FeatureContext:
         has, first, last = self.item_events.first_last(i, t)
         out["item_age_days"] = np.where(has, np.log1p(np.maximum(t - first, 0) / day), -1.0)
         out["item_days_since_last"] = np.where(has, np.log1p(np.maximum(t - last, 0) / day), -1.0)
-        out["item_pop_synth"] = np.log1p(self.item_synth.mass(i, t))
         n_t = self.user_target.mass(u, t)
         out["user_n_target"] = np.log1p(n_t)
         out["user_n_source"] = np.log1p(self.user_source.mass(u, t))
-        out["user_n_synth"] = np.log1p(self.user_synth.mass(u, t))
-        t_ui = pair_values(self.T, u, i)
-        h_ui = pair_values(self.H, u, i)
         cf_real, n_hist = self._hist_sum(self.user_target, u, i, t, self.C_real, t_ui)
         out["cf_real"] = np.log1p(cf_real)
         out["cf_real_norm"] = cf_real / np.sqrt((np.maximum(self.item_users[i] - t_ui, 0) + 1) * (n_hist + 1))
-        cf_all, m_hist = self._hist_sum(self.user_h, u, i, t, self.C_all, h_ui, self.H_lookup)
-        out["cf_all"] = np.log1p(cf_all)
-        out["cf_all_norm"] = cf_all / np.sqrt((np.maximum(self.item_users[i] - t_ui, 0) + 1) * (m_hist + 1))
-        # P_hat channel: sum over the user's source events before t of (n_ji - own) / n_j
-        row, pos = self.user_source.expand(u, t, self.hist_cap)
-        j = self.user_source.value[pos].astype(np.int64)
-        found, p = self.P.find(j, i[row])
-        n_ji = np.where(found, self.P.data[p] if len(self.P.data) else 0.0, 0.0) - t_ui[row] * found
-        n_ji = np.maximum(n_ji, 0)
-        out["xdomain_sum"] = np.bincount(row, weights=n_ji / np.maximum(self.n_j[j], 1), minlength=len(u))
-        out["xdomain_cnt"] = np.log1p(np.bincount(row, weights=(n_ji >= 1).astype(float), minlength=len(u)))
         return out
 
     def item_first_ts(self) -> np.ndarray:
@@ -439,6 +446,15 @@ FEATURE_DOCS: dict[str, str] = {
     "xdomain_cnt": "log1p(#source events j of the user before t with a (j, i) pair supported by another user).",
 }
 FEATURES: tuple[str, ...] = tuple(FEATURE_DOCS)
+# which inputs each feature depends on: "real" (real target events only), "translation" (P_hat and
+# the source events), "synthetic" (the synthetic events); callers may cache the first two
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "real": ("item_pop", "item_pop_30d", "item_pop_90d", "item_pop_365d", "item_share_90d", "item_age_days",
+             "item_days_since_last", "user_n_target", "user_n_source", "cf_real", "cf_real_norm"),
+    "translation": ("xdomain_sum", "xdomain_cnt"),
+    "synthetic": ("item_pop_synth", "user_n_synth", "cf_all", "cf_all_norm"),
+}
+assert sorted(f for g in FEATURE_GROUPS.values() for f in g) == sorted(FEATURES)
 
 
 def build_context(real_target: pd.DataFrame, source: pd.DataFrame, translation: pd.DataFrame,
@@ -518,41 +534,22 @@ class RowsConfig:
             raise ValueError("synthetic_lambda must be >= 0")
 
 
-def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
-                        synthetic: pd.DataFrame | None, cfg: RowsConfig) -> pd.DataFrame:
-    """Training rows: real target train events [user_id, item_id, event_ts, label] (+ sampled
-    negatives) and synthetic events [user_id, target_item, event_ts, weight, label, source_item]
-    (+ negatives from the same sampler). Returns keys, lineage (is_synthetic, source_item,
-    is_validation), label, sample_weight and every feature.
-
-    Negatives never hit an item the user has a real target train event on, nor one of the
-    user's synthetic items. The validation flag marks the latest ``validation_fraction`` of real
-    rows (by the positive's event time; negatives follow their positive)."""
-    rng = np.random.default_rng(cfg.seed)
-    nu, ni = len(ctx.users), len(ctx.items)
+def real_row_frame(ctx: FeatureContext, real_events: pd.DataFrame, cfg: RowsConfig) -> pd.DataFrame:
+    """Real rows (codes u, i; event_ts, label, is_validation) and their sampled negatives, without
+    features. Depends only on the real target events (not on synthetic data), so callers can
+    reuse it across configurations. Negatives never hit an item the user has a real target event
+    on (any label) and only items that existed at the row's time."""
+    rng = np.random.default_rng([cfg.seed, 0])
+    ni = len(ctx.items)
     ru = codes(real_events.user_id, ctx.users)
     ri = codes(real_events.item_id, ctx.items)
     ok = (ru >= 0) & (ri >= 0)
     real = pd.DataFrame({"u": ru[ok], "i": ri[ok], "event_ts": real_events.event_ts.to_numpy()[ok],
                          "label": real_events.label.to_numpy()[ok].astype(np.int8),
                          "is_synthetic": np.int8(0), "weight": 1.0, "source_item": None})
-    if synthetic is not None and len(synthetic):
-        su = codes(synthetic.user_id, ctx.users)
-        si = codes(synthetic.target_item, ctx.items)
-        ok_s = (su >= 0) & (si >= 0)
-        syn = pd.DataFrame({"u": su[ok_s], "i": si[ok_s], "event_ts": synthetic.event_ts.to_numpy()[ok_s],
-                            "label": synthetic.label.to_numpy()[ok_s].astype(np.int8),
-                            "is_synthetic": np.int8(1),
-                            "weight": cfg.synthetic_lambda * synthetic.weight.to_numpy(float)[ok_s],
-                            "source_item": synthetic.source_item.astype(str).to_numpy()[ok_s]})
-    else:
-        syn = real.iloc[:0]
-    # exclude: every real item of the user (any label) and every synthetic item of the user
-    excl = np.unique(np.r_[keys(real.u.to_numpy(), real.i.to_numpy(), ni),
-                           keys(syn.u.to_numpy(), syn.i.to_numpy(), ni),
-                           keys(*ctx.T.nonzero(), ni)])
-    cut = np.quantile(real.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64),
-                      1 - cfg.validation_fraction) if len(real) and cfg.validation_fraction > 0 else None
+    excl = np.unique(np.r_[keys(real.u.to_numpy(), real.i.to_numpy(), ni), keys(*ctx.T.nonzero(), ni)])
+    cut = np.quantile(to_us(real.event_ts), 1 - cfg.validation_fraction) \
+        if len(real) and cfg.validation_fraction > 0 else None
     # A real positive on an item no *other* user has in the train window has no analogue at
     # evaluation time (the candidate set is the train catalog): drop it (and its negatives).
     own = pair_values(ctx.T, real.u.to_numpy(), real.i.to_numpy())
@@ -560,24 +557,50 @@ def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
     if cfg.train_recent_fraction < 1.0 and len(real):
         # Rows long before train_end teach what predicted purchases then; evaluation is right after
         # train_end. Keep the latest fraction of real rows (features still use the whole window).
-        t_real = real.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64)
+        t_real = to_us(real.event_ts)
         real = real[t_real >= np.quantile(t_real, 1 - cfg.train_recent_fraction)]
-    parts = []
-    for frame in (real, syn):  # two frames, not rows
-        if not len(frame):
-            continue
-        if cut is not None and frame.is_synthetic.iat[0] == 0:
-            frame = frame.assign(is_validation=frame.event_ts.to_numpy().astype("datetime64[us]").astype(np.int64) >= cut)
-        else:
-            frame = frame.assign(is_validation=False)
-        pos = frame[frame.label == 1]
-        parent, neg_item = sample_negatives(pos.u.to_numpy(), cfg.negatives_per_positive, ctx.item_users,
-                                            excl, cfg.negative_sampler, rng, item_first_ts=ctx.item_first_ts(),
-                                            parent_ts=to_us(pos.event_ts))
-        negs = pos.iloc[parent].assign(i=neg_item, label=np.int8(0))
-        parts += [frame, negs]
-    rows = pd.concat(parts, ignore_index=True)
-    feats = ctx.features(rows.u.to_numpy(), rows.i.to_numpy(), to_us(rows.event_ts))
+    real = real.assign(is_validation=(to_us(real.event_ts) >= cut) if cut is not None else False)
+    return _with_negatives(ctx, real, excl, cfg, rng)
+
+
+def synthetic_row_frame(ctx: FeatureContext, real_events: pd.DataFrame, synthetic: pd.DataFrame | None,
+                        cfg: RowsConfig) -> pd.DataFrame:
+    """Synthetic rows and their negatives (never an item the user has a real or synthetic event on)."""
+    rng = np.random.default_rng([cfg.seed, 1])
+    ni = len(ctx.items)
+    if synthetic is None or not len(synthetic):
+        return pd.DataFrame(columns=["u", "i", "event_ts", "label", "is_synthetic", "weight", "source_item",
+                                     "is_validation"])
+    su = codes(synthetic.user_id, ctx.users)
+    si = codes(synthetic.target_item, ctx.items)
+    ok_s = (su >= 0) & (si >= 0)
+    syn = pd.DataFrame({"u": su[ok_s], "i": si[ok_s], "event_ts": synthetic.event_ts.to_numpy()[ok_s],
+                        "label": synthetic.label.to_numpy()[ok_s].astype(np.int8),
+                        "is_synthetic": np.int8(1),
+                        "weight": cfg.synthetic_lambda * synthetic.weight.to_numpy(float)[ok_s],
+                        "source_item": synthetic.source_item.astype(str).to_numpy()[ok_s], "is_validation": False})
+    ru, ri = codes(real_events.user_id, ctx.users), codes(real_events.item_id, ctx.items)
+    excl = np.unique(np.r_[keys(ru[(ru >= 0) & (ri >= 0)], ri[(ru >= 0) & (ri >= 0)], ni),
+                           keys(syn.u.to_numpy(), syn.i.to_numpy(), ni), keys(*ctx.T.nonzero(), ni)])
+    return _with_negatives(ctx, syn, excl, cfg, rng)
+
+
+def _with_negatives(ctx: FeatureContext, frame: pd.DataFrame, excl: np.ndarray, cfg: RowsConfig,
+                    rng: np.random.Generator) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    pos = frame[frame.label == 1]
+    parent, neg_item = sample_negatives(pos.u.to_numpy(), cfg.negatives_per_positive, ctx.item_users,
+                                        excl, cfg.negative_sampler, rng, item_first_ts=ctx.item_first_ts(),
+                                        parent_ts=to_us(pos.event_ts))
+    negs = pos.iloc[parent].assign(i=neg_item, label=np.int8(0))
+    return pd.concat([frame, negs], ignore_index=True)
+
+
+def finish_rows(rows: pd.DataFrame, ctx: FeatureContext, feats: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Output layout of the training rows: keys, lineage, label, sample_weight and every feature
+    (computed with ``ctx`` unless given in ``feats``)."""
+    feats = ctx.features(rows.u.to_numpy(), rows.i.to_numpy(), to_us(rows.event_ts)) if feats is None else feats
     out = pd.DataFrame({
         "user_id": ctx.users.to_numpy()[rows.u.to_numpy()],
         "item_id": ctx.items.to_numpy()[rows.i.to_numpy()],
@@ -587,10 +610,27 @@ def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
         "is_validation": rows.is_validation.to_numpy().astype(bool),
         "label": rows.label.to_numpy().astype(np.int8),
         "sample_weight": np.where(rows.is_synthetic.to_numpy() == 1, rows.weight.to_numpy(float), 1.0),
-        **feats,
+        **{f: feats[f] for f in FEATURES},
     })
     out["row_id"] = np.arange(len(out), dtype=np.int64)
     return out
+
+
+def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
+                        synthetic: pd.DataFrame | None, cfg: RowsConfig) -> pd.DataFrame:
+    """Training rows: real target train events [user_id, item_id, event_ts, label] (+ sampled
+    negatives) and synthetic events [user_id, target_item, event_ts, weight, label, source_item]
+    (+ negatives from the same sampler). Returns keys, lineage (is_synthetic, source_item,
+    is_validation), label, sample_weight and every feature.
+
+    Real negatives never hit an item the user has a real target event on; synthetic negatives
+    also not one of the user's synthetic items; both only items that existed at the row's time.
+    The validation flag marks the latest ``validation_fraction`` of real rows (by the positive's
+    event time; negatives follow their positive)."""
+    real = real_row_frame(ctx, real_events, cfg)
+    syn = synthetic_row_frame(ctx, real_events, synthetic, cfg)
+    rows = pd.concat([f for f in (real, syn) if len(f)], ignore_index=True)
+    return finish_rows(rows, ctx)
 
 
 # --------------------------------------------------------------------------------------------
