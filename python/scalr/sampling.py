@@ -128,6 +128,14 @@ class TranslationCSR:
         return np.diff(self.indptr)
 
     @property
+    def size_f(self) -> np.ndarray:
+        """Group sizes as float64 (the draw multiplies uniforms by them)."""
+        f = getattr(self, "_size_f", None)
+        if f is None:
+            f = self._size_f = self.sizes.astype(np.float64)
+        return f
+
+    @property
     def p(self) -> np.ndarray:
         return self.cells["p"]
 
@@ -191,12 +199,13 @@ class TranslationCSR:
             dest = np.empty(n, np.int64)
             dest[np.argsort((grp << 32) | (rank & 0xFFFFFFFF))] = np.arange(n, dtype=np.int64)
         tcode, tdict = _encode(t["target_item"])
+        p = np.empty(n)
+        p[dest] = t["p_norm"].to_numpy()
         cells = np.zeros(n, _CELL)
-        cells["p"][dest] = t["p_norm"].to_numpy()
+        cells["p"] = p
         cells["p_hat"][dest] = t["p_hat"].to_numpy()
         cells["n_users_ji"][dest] = t["n_users_ji"].to_numpy()
         cells["target_code"][dest] = tcode
-        p = np.ascontiguousarray(cells["p"])
         q = tempered(p, indptr, temperature, top_p)
         prob, alias = alias_tables(q, indptr)
         return cls(pd.Index(keys.to_numpy(zero_copy_only=False)), kd, ki, indptr, cells, tdict, q,
@@ -336,18 +345,35 @@ def draw_positions(csr: TranslationCSR, group: np.ndarray, k: int, strategy: str
         valid = has[:, None] & (np.arange(k)[None, :] < size[:, None])
         return np.where(valid, pos, 0), valid
     u = rng.random((n, k))
-    pos = _alias_draw(csr, lo, size, u)
+    pos = _alias_draw(csr, lo, size.astype(np.float64), u)
     return pos, np.broadcast_to(has[:, None], (n, k))
 
 
+_ALIAS = np.dtype([("prob", "<f8"), ("alias", "<i8")])
+
+
+def _alias_cells(csr: TranslationCSR) -> np.ndarray:
+    """prob and alias packed per cell (16 bytes: a draw is one random gather), as raw items."""
+    cells = getattr(csr, "_alias_packed", None)
+    if cells is None:
+        cells = np.empty(len(csr.prob), _ALIAS)
+        cells["prob"], cells["alias"] = csr.prob, csr.alias
+        cells = csr._alias_packed = cells.view(np.dtype((np.void, _ALIAS.itemsize)))
+    return cells
+
+
 def _alias_draw(csr: TranslationCSR, lo: np.ndarray, size: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Alias draws: shape of ``u``; ``lo`` / ``size`` per row (event)."""
+    """Alias draws: shape of ``u``; ``lo`` / ``size`` per row (event). ``u < 1`` gives
+    ``u * s < s`` after rounding to nearest for every integer s (the exact product is at least half
+    a spacing below s unless s is a power of two, where it is representable), so the cell
+    ``floor(u * s)`` is always in the group."""
     x = u * size[:, None]
     b = x.astype(np.int64)
-    frac = x - b  # the fractional part of u * s is uniform on [0, 1) and independent of the cell
-    np.minimum(b, (size - 1)[:, None], out=b)
+    frac = x - b
     b += lo[:, None]
-    return np.where(frac < csr.prob[b], b, csr.alias[b])
+    a = np.take(_alias_cells(csr), b).view(_ALIAS)
+    # the fractional part of u * s is uniform on [0, 1) and independent of the cell
+    return np.where(frac < a["prob"], b, a["alias"])
 
 
 def confidence(p: np.ndarray, kind: str) -> np.ndarray:
@@ -359,7 +385,9 @@ def confidence(p: np.ndarray, kind: str) -> np.ndarray:
 
 
 def _dict_column(indices: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.ascontiguousarray(indices, np.int32)), dictionary)
+    # indices are in range by construction: skip from_arrays' validation pass
+    return pa.DictionaryArray.from_arrays(pa.array(np.ascontiguousarray(indices, np.int32)), dictionary,
+                                          safe=False)
 
 
 def sample_batch(events: pa.RecordBatch | pa.Table, csr: TranslationCSR, cfg: SamplingConfig,
@@ -374,14 +402,13 @@ def sample_batch(events: pa.RecordBatch | pa.Table, csr: TranslationCSR, cfg: Sa
     group = csr.group_of(events["source_domain"], events["source_item"])
     if cfg.strategy == "sample":
         u = rng.random((n, k))  # K uniforms per event, also for events without translation
-        ev = np.flatnonzero(group >= 0)
-        if len(ev) == n:
+        has = group >= 0
+        if has.all():
             ev, g = None, group
         else:
-            g = group[ev]
-            u = u[ev]
+            ev, g, u = np.flatnonzero(has), group[has], u[has]
         if len(csr.indptr) > 1:
-            pos = _alias_draw(csr, csr.indptr[g], csr.sizes[g], u).ravel()
+            pos = _alias_draw(csr, csr.indptr[g], csr.size_f[g], u).ravel()
         else:
             pos = np.zeros(0, np.int64)
         ev_idx = np.repeat(np.arange(n, dtype=np.int32) if ev is None else ev.astype(np.int32), k)
