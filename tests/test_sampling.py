@@ -6,7 +6,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from scalr.sampling import SamplingConfig, TranslationCSR, sample_synthetic, sample_stream, tempered
+from scalr.sampling import (OUTPUT_SCHEMA, STREAM_SCHEMA, SamplingConfig, TranslationCSR, alias_tables,
+                            sample_stream, sample_synthetic, tempered)
 
 
 def planted_translation(seed=0, sizes=(3, 8, 25, 60)) -> pa.Table:
@@ -81,6 +82,48 @@ def test_chi_square_rejects_a_biased_sampler():
     assert chi_square_pvalue(pa.Table.from_pandas(shifted), tr) < 1e-6
 
 
+def _random_groups(rng, n_groups, max_size):
+    sizes = rng.integers(1, max_size, n_groups)
+    indptr = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    gid = np.repeat(np.arange(n_groups), sizes)
+    return indptr, gid
+
+
+@pytest.mark.parametrize("kind", ["uniform", "pareto", "ties", "peaked"])
+def test_alias_tables_reproduce_q_exactly(kind):
+    """Vectorized alias tables: for every group and cell, prob in [0, 1], the alias in the same group,
+    and prob_k + sum of (1 - prob_c) over the cells c aliased to k equals s * q_k; also with
+    temperature 0 (one-hot), top_p zeros and size-1 groups."""
+    rng = np.random.default_rng(["uniform", "pareto", "ties", "peaked"].index(kind))
+    indptr, gid = _random_groups(rng, 300, 80)
+    n = indptr[-1]
+    p = {"uniform": np.ones(n), "pareto": rng.pareto(0.7, n) + 1e-12,
+         "ties": rng.integers(1, 4, n).astype(float), "peaked": rng.random(n) ** 12 + 1e-15}[kind]
+    p = p[np.lexsort((-p, gid))]  # descending within group, as target_rank orders them
+    for tau, top_p in [(1.0, 1.0), (0.0, 1.0), (0.5, 0.6), (2.0, 0.3), (1e-3, 1.0)]:
+        q = tempered(p, indptr, tau, top_p)
+        prob, alias = alias_tables(q, indptr)
+        assert ((prob >= 0) & (prob <= 1)).all() and (gid[alias] == gid).all()
+        mass = prob.copy()
+        np.add.at(mass, alias, 1.0 - prob)
+        np.testing.assert_allclose(mass / np.diff(indptr)[gid], q, rtol=0, atol=1e-11)
+        assert (mass[q == 0] == 0).all()  # zero-probability targets can never be drawn
+
+
+def test_chi_square_rejects_an_alias_sampler_that_ignores_the_aliases():
+    """Draws that always accept the cell (prob forced to 1: uniform within the group) must fail."""
+    tr = planted_translation()
+    ev = events_for(tr, 40_000)
+    import scalr.sampling as sampling
+    real = sampling.alias_tables
+    try:
+        sampling.alias_tables = lambda q, indptr: (np.ones(len(q)), np.arange(len(q)))
+        broken = sample_synthetic(ev, tr, SamplingConfig(k=3, seed=1))
+    finally:
+        sampling.alias_tables = real
+    assert chi_square_pvalue(broken, tr) < 1e-6
+
+
 def test_topk_is_exact_and_deterministic():
     tr = planted_translation()
     ev = events_for(tr, 5)
@@ -140,8 +183,10 @@ def test_streaming_in_batches_equals_one_batch_and_seed_changes_output():
     ev = events_for(tr, 3000, extra_unknown=100)
     cfg = SamplingConfig(k=3, seed=11)
     whole = sample_synthetic(ev, tr, cfg)
-    streamed = pa.Table.from_batches(list(sample_stream(ev.to_batches(max_chunksize=777), tr, cfg)))
-    assert whole.equals(streamed)
+    batches = list(sample_stream(ev.to_batches(max_chunksize=777), tr, cfg))
+    assert all(b.schema == STREAM_SCHEMA for b in batches)  # text columns dictionary-encoded
+    assert whole.schema == OUTPUT_SCHEMA
+    assert whole.equals(pa.Table.from_batches(batches).cast(OUTPUT_SCHEMA))
     assert not whole.equals(sample_synthetic(ev, tr, SamplingConfig(k=3, seed=12)))
     assert "unknown" not in set(whole["source_item"].to_pylist())  # no translation -> no draws
 

@@ -1,6 +1,6 @@
 """Synthetic target events (SCALR Algorithm 1): a thin wrapper around scalr.sampling."""
 from scalr.dbt_config import ModelConfig
-from scalr.sampling import OUTPUT_SCHEMA, SamplingConfig, sample_stream
+from scalr.sampling import STREAM_SCHEMA, SamplingConfig, sample_stream
 
 import pyarrow as pa
 
@@ -38,4 +38,5 @@ def model(dbt, session):
     cursor = session.cursor()
     reader = cursor.sql(f"select * from ({source.sql_query()}) order by user_id, source_domain, "
                         "source_item, event_ts, label").fetch_record_batch(BATCH_ROWS)
-    return pa.RecordBatchReader.from_batches(OUTPUT_SCHEMA, sample_stream(reader, translation, cfg))
+    # text columns arrive dictionary-encoded (no string copy per row); DuckDB stores them as VARCHAR
+    return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, sample_stream(reader, translation, cfg))
