@@ -52,6 +52,7 @@ STUDIES: list[tuple[str, str, dict]] = [
     ("min_support_2", "RQ4", {"min_support": 2}),
     ("shrinkage_5", "RQ4", {"shrinkage": 5.0}),
     ("top1_support_2", "RQ4", {"strategy": "topk", "k": 1, "min_support": 2}),
+    ("sample_indicator", "RQ4", {"synthetic_indicator": True}),
     ("lambda_0.1", "lambda", {"lambda": 0.1}),
     ("lambda_0.3", "lambda", {"lambda": 0.3}),
     ("lambda_3", "lambda", {"lambda": 3.0}),
@@ -290,6 +291,12 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
     ef = {**groups_of(("eval",), pu, pi, pt, "real"), **groups_of(("eval",), pu, pi, pt, "translation"),
           **(groups_of(("eval",), pu, pi, pt, "synthetic") if syn is None else ctx.features(pu, pi, pt, ("synthetic",)))}
     F = pd.DataFrame({f: ef[f] for f in ln.FEATURES})
+    if syn is not None and c.get("synthetic_indicator"):
+        # row-type indicator (1 on synthetic training rows, 0 on every real and evaluation row): the
+        # trees can keep what only holds for synthetic rows apart; not audited (it is the row type)
+        rows = rows.assign(row_is_synthetic=rows.is_synthetic.to_numpy().astype(float))
+        F["row_is_synthetic"] = 0.0
+        feats = feats + ["row_is_synthetic"]
     F["recent_popularity"] = split.recent_pop[pi]
     npnt = len(split.point)
     # integer user codes as user ids: the evaluation sorts and groups by user many times
