@@ -86,11 +86,12 @@ def rank_within_user(user: np.ndarray, score: np.ndarray, tiebreak: np.ndarray |
 
 
 def ranking_per_user(user: np.ndarray, label: np.ndarray, score: np.ndarray, ks: tuple[int, ...] = (10, 50),
-                     tiebreak: np.ndarray | None = None) -> pd.DataFrame:
-    """Per-user Recall@K and NDCG@K (users without a positive are dropped)."""
+                     tiebreak: np.ndarray | None = None, rank: np.ndarray | None = None) -> pd.DataFrame:
+    """Per-user Recall@K and NDCG@K (users without a positive are dropped); ``rank`` =
+    rank_within_user(user, score, tiebreak) when the caller has it already."""
     label = np.asarray(label).astype(float)
     uniq, code = _user_codes(user)
-    rank = rank_within_user(user, score, tiebreak)
+    rank = rank_within_user(user, score, tiebreak) if rank is None else rank
     n_pos = np.bincount(code, weights=label, minlength=len(uniq))
     out = pd.DataFrame({"n_pos": n_pos}, index=pd.Index(uniq, name="user"))
     disc = label / np.log2(rank + 2.0)
@@ -154,8 +155,8 @@ def evaluate(point: pd.DataFrame, rank: pd.DataFrame, score_col: str, baseline_c
     tb = rank.tiebreak.to_numpy() if "tiebreak" in rank else None
     r_user = rank.user_id.to_numpy()
     r_score = rank[score_col].to_numpy(float)
-    per_all = ranking_per_user(r_user, rank.label.to_numpy(), r_score, ks, tb) if len(rank) else None
     r_rank = rank_within_user(r_user, r_score, tb) if len(rank) else None
+    per_all = ranking_per_user(r_user, rank.label.to_numpy(), r_score, ks, tb, r_rank) if len(rank) else None
     p_user = point.user_id.to_numpy()
     p_y = point.label.to_numpy()
     p_s = point[score_col].to_numpy(float)
@@ -206,10 +207,12 @@ def evaluate(point: pd.DataFrame, rank: pd.DataFrame, score_col: str, baseline_c
 
 def paired_ranking_diff(user: np.ndarray, label: np.ndarray, score_a: np.ndarray, score_b: np.ndarray,
                         segments: pd.Series | None = None, ks: tuple[int, ...] = (10, 50),
-                        tiebreak: np.ndarray | None = None, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+                        tiebreak: np.ndarray | None = None, n_boot: int = 200, seed: int = 0,
+                        per_a: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per segment and ranking metric: mean over users of (metric under score_a - under score_b)
-    with a paired 95 % user-bootstrap CI (the same resampled users for both scores)."""
-    a = ranking_per_user(user, label, score_a, ks, tiebreak)
+    with a paired 95 % user-bootstrap CI (the same resampled users for both scores). ``per_a``:
+    ranking_per_user of score_a when the caller has it already."""
+    a = ranking_per_user(user, label, score_a, ks, tiebreak) if per_a is None else per_a
     b = ranking_per_user(user, label, score_b, ks, tiebreak).reindex(a.index)
     seg_of = segments if segments is not None else pd.Series(dtype=object)
     out = []

@@ -312,35 +312,41 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
             heur.append((m.assign(config=f"heuristic:{h}", study="heuristic", model="heuristic", seed=-1), col))
     # LightGBM releases the GIL: train the (seed, objective) models on `workers` threads of one
     # LightGBM thread each (each model is deterministic; the results do not depend on workers)
-    jobs = [(seed, obj) for seed in seeds for obj in models]
+    # binary on every seed (seed spread); lambdarank (ranking metrics only) on the first seed
+    jobs = [(seed, obj) for seed in seeds for obj in models if obj == "binary" or seed == seeds[0]]
+    X_eval = F[feats].to_numpy(float)
+
+    def fit_predict(job):
+        m = ln.train_model(rows, feats, ln.TrainConfig(objective=job[1], seed=job[0], **(train_kw or {})))
+        return m, m.predict(X_eval, num_iteration=m.best_iteration or None)
+
     with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-        fitted = dict(zip(jobs, pool.map(
-            lambda j: ln.train_model(rows, feats, ln.TrainConfig(objective=j[1], seed=j[0], **(train_kw or {}))),
-            jobs)))
-    for seed in seeds:
-        for obj in models:
-            model = fitted[(seed, obj)]
-            s_all = ln.predict(model, F, feats)
-            if heur and obj == "binary" and seed == seeds[0]:
-                # baseline minus each heuristic, paired user bootstrap (first seed)
-                for i_h, (m, col) in enumerate(heur):
-                    d = ev.paired_ranking_diff(rank.user_id.to_numpy(), rank.label.to_numpy(), s_all[npnt:],
-                                               F[col].to_numpy()[npnt:], segments,
-                                               tiebreak=rank.tiebreak.to_numpy(), n_boot=n_boot, seed=seed)
-                    heur[i_h] = (m.merge(d.drop(columns="n_users"), on="segment", how="left"), col)
-            p2 = point.assign(score=s_all[:npnt])
-            r2 = rank.assign(score=s_all[npnt:])
-            if obj == "binary":
-                if cname == "baseline":
-                    base_pred[seed] = s_all[:npnt]
-                p2["baseline"] = base_pred.get(seed, s_all[:npnt])
-            # bootstrap CIs for the first seed only (the report shows the first seed's CIs and the
-            # spread over seeds)
-            m = ev.evaluate(p2, r2, "score", "baseline" if obj == "binary" else None, segments,
-                            catalog_size=len(split.items), prob=obj == "binary",
-                            n_boot=n_boot if seed == seeds[0] else 0, seed=seed)
-            out.append(m.assign(config=cname, study=study, model=obj, seed=seed, features=",".join(feats),
-                                n_trees=model.best_iteration or model.num_trees(), train_rows=len(rows), **info))
+        fitted = dict(zip(jobs, pool.map(fit_predict, jobs)))
+    for seed, obj in jobs:
+        model, s_all = fitted[(seed, obj)]
+        if heur and obj == "binary" and seed == seeds[0]:
+            # baseline minus each heuristic, paired user bootstrap (first seed)
+            per_b = ev.ranking_per_user(rank.user_id.to_numpy(), rank.label.to_numpy(), s_all[npnt:],
+                                        tiebreak=rank.tiebreak.to_numpy())
+            for i_h, (m, col) in enumerate(heur):
+                d = ev.paired_ranking_diff(rank.user_id.to_numpy(), rank.label.to_numpy(), s_all[npnt:],
+                                           F[col].to_numpy()[npnt:], segments,
+                                           tiebreak=rank.tiebreak.to_numpy(), n_boot=n_boot, seed=seed,
+                                           per_a=per_b)
+                heur[i_h] = (m.merge(d.drop(columns="n_users"), on="segment", how="left"), col)
+        p2 = point.assign(score=s_all[:npnt])
+        r2 = rank.assign(score=s_all[npnt:])
+        if obj == "binary":
+            if cname == "baseline":
+                base_pred[seed] = s_all[:npnt]
+            p2["baseline"] = base_pred.get(seed, s_all[:npnt])
+        # bootstrap CIs for the first seed only (the report shows the first seed's CIs and the
+        # spread over seeds)
+        m = ev.evaluate(p2, r2, "score", "baseline" if obj == "binary" else None, segments,
+                        catalog_size=len(split.items), prob=obj == "binary",
+                        n_boot=n_boot if seed == seeds[0] else 0, seed=seed)
+        out.append(m.assign(config=cname, study=study, model=obj, seed=seed, features=",".join(feats),
+                            n_trees=model.best_iteration or model.num_trees(), train_rows=len(rows), **info))
     out = [m for m, _ in heur] + out
     return out, aud, info, len(rows), feats
 
