@@ -219,6 +219,8 @@ def test_leak_audit_catches_a_planted_leak_and_keeps_honest_features():
     assert t.loc["leak", "leak_gap"] > 0.3 and abs(t.loc["honest", "leak_gap"]) < 0.05
     assert t.loc["leak", "importance_gain"] > t.loc["honest", "importance_gain"]
     assert res.adversarial_auc > 0.55
+    # after purging the leaky feature the adversary is near chance (the honest one is shared)
+    assert res.adversarial_auc_after < 0.55 < res.adversarial_auc
     # manual purge list, automatic mode off
     res2 = ln.leak_audit(rows, ["honest", "leak"], purge_features=["honest"], purge_threshold=None)
     assert res2.purged == ["honest"]

@@ -16,6 +16,8 @@ def model(dbt, session):
                         c.get("purge_threshold", None, float), seed=c.get("training_seed", 42, int))
     out = res.table.copy()
     out["adversarial_auc_model"] = res.adversarial_auc
+    out["adversarial_auc_after_purge"] = res.adversarial_auc_after
     out["description"] = out.feature.map(ln.FEATURE_DOCS)
     return out[["feature", "description", "adversarial_auc", "importance_gain", "label_auc_real",
-                "label_auc_synthetic", "leak_gap", "purged", "adversarial_auc_model"]]
+                "label_auc_synthetic", "leak_gap", "purged", "adversarial_auc_model",
+                "adversarial_auc_after_purge"]]

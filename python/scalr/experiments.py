@@ -284,7 +284,8 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
     else:
         audit = ln.leak_audit(rows, feats, c["purge_features"], c["purge_threshold"])
         feats = [f for f in feats if f not in audit.purged]
-        aud = audit.table.assign(config=cname, adversarial_auc_model=audit.adversarial_auc)
+        aud = audit.table.assign(config=cname, adversarial_auc_model=audit.adversarial_auc,
+                                 adversarial_auc_after_purge=audit.adversarial_auc_after)
     pu = np.r_[split.point.u.to_numpy(), split.rank.u.to_numpy()]
     pi = np.r_[split.point.i.to_numpy(), split.rank.i.to_numpy()]
     pt = np.full(len(pu), split.t_eval)

@@ -648,6 +648,7 @@ class AuditResult:
     adversarial_auc: float  # synthetic vs real classifier, held-out half
     table: pd.DataFrame  # per feature: importance, univariate adversarial AUC, label AUCs, leak gap
     purged: list[str]
+    adversarial_auc_after: float = float("nan")  # the same classifier on the features kept after the purge
 
 
 def leak_audit(rows: pd.DataFrame, features: list[str] | tuple[str, ...] = FEATURES,
@@ -678,13 +679,18 @@ def leak_audit(rows: pd.DataFrame, features: list[str] | tuple[str, ...] = FEATU
         recs.append({"feature": f, "adversarial_auc": max(a, 1 - a) if a == a else np.nan,
                      "label_auc_real": lr, "label_auc_synthetic": ls, "leak_gap": ls - lr})
     table = pd.DataFrame(recs)
-    if 0 < y_adv.sum() < len(y_adv):
-        half = rng.random(len(take)) < 0.5
-        X = take[features].to_numpy(float)
+    ok = 0 < y_adv.sum() < len(y_adv)
+    half = rng.random(len(take)) < 0.5
+
+    def adversary(feats: list[str]):
+        X = take[feats].to_numpy(float)
         params = dict(objective="binary", learning_rate=0.2, num_leaves=31, min_data_in_leaf=50,
                       deterministic=True, force_row_wise=True, num_threads=1, seed=seed, verbose=-1)
-        clf = lgb.train(params, lgb.Dataset(X[half], y_adv[half], feature_name=features), num_boost_round=60)
-        adv = auc(y_adv[~half], clf.predict(X[~half]))
+        clf = lgb.train(params, lgb.Dataset(X[half], y_adv[half], feature_name=feats), num_boost_round=60)
+        return clf, auc(y_adv[~half], clf.predict(X[~half]))
+
+    if ok:
+        clf, adv = adversary(features)
         gain = clf.feature_importance("gain")
         table["importance_gain"] = gain / max(gain.sum(), 1e-12)
     else:
@@ -693,7 +699,9 @@ def leak_audit(rows: pd.DataFrame, features: list[str] | tuple[str, ...] = FEATU
     auto = table.feature[table.leak_gap > purge_threshold].tolist() if purge_threshold is not None else []
     purged = [f for f in features if f in set(purge_features) | set(auto)]
     table["purged"] = table.feature.isin(purged)
-    return AuditResult(adv, table, purged)
+    kept = [f for f in features if f not in purged]
+    adv_after = adv if not purged else (adversary(kept)[1] if ok and kept else float("nan"))
+    return AuditResult(adv, table, purged, adv_after)
 
 
 # --------------------------------------------------------------------------------------------

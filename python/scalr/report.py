@@ -133,7 +133,9 @@ def write_report(res: pd.DataFrame, aud: pd.DataFrame, splits: pd.DataFrame, out
         for (keep, cfg), a in aud.groupby(["keep", "config"], sort=False):
             if cfg not in ("sample", "no_purge", "top1"):
                 continue
-            md += [f"\n### keep = {keep}, {cfg}: adversarial classifier AUC {a.adversarial_auc_model.iat[0]:.3f}\n",
+            after = a.adversarial_auc_after_purge.iat[0] if "adversarial_auc_after_purge" in a else float("nan")
+            md += [f"\n### keep = {keep}, {cfg}: adversarial classifier AUC {a.adversarial_auc_model.iat[0]:.3f} "
+                   f"before the purge, {after:.3f} after (on the kept features)\n",
                    a[["feature", "adversarial_auc", "importance_gain", "label_auc_real", "label_auc_synthetic",
                       "leak_gap", "purged"]].round(3).pipe(md_table), "\n"]
     md += ["\n## Plots\n"] + [f"![{f}]({f})\n" for f in files]
