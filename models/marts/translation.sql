@@ -91,28 +91,15 @@ scored as (
         k.target_key,
         k.n_users_ji,
         k.n_users_j,
-        k.n_users_ji * 1.0 / k.n_users_j as p_hat,
         (k.n_users_ji + {{ beta }} * coalesce(p.pop_share, 0)) / (k.n_users_j + {{ beta }}) as p_score
     from kept as k
     left join target_popularity as p on k.target_key = p.target_key
 ),
-{%- else -%}
-    {#- No shrinkage: p_score is p_hat (no popularity join). -#}
-    scored as (
-        select
-            source_key,
-            target_key,
-            n_users_ji,
-            n_users_j,
-            n_users_ji * 1.0 / n_users_j as p_hat,
-            n_users_ji * 1.0 / n_users_j as p_score
-        from kept
-    ),
-{%- endif %}
 
 normalised as (
     select
         *,
+        n_users_ji * 1.0 / n_users_j as p_hat,
         p_score / sum(p_score) over (partition by source_key) as p_norm,
         row_number() over (
             partition by source_key
@@ -121,6 +108,30 @@ normalised as (
         count(*) over (partition by source_key) as n_targets
     from scored
 ),
+{%- else -%}
+    {#- No shrinkage: p_norm is proportional to n_users_ji, so the window sorts and sums integers
+        only (n_users_ji / n_users_j is strictly increasing in n_users_ji for one j: same ranks),
+        and p_norm = n_users_ji / sum n_users_ji is the correctly rounded ratio. -#}
+    windowed as (
+        select
+            *,
+            sum(n_users_ji) over (partition by source_key) as n_users_kept,
+            row_number() over (
+                partition by source_key
+                order by n_users_ji desc, target_key asc
+            ) as target_rank,
+            count(*) over (partition by source_key) as n_targets
+        from kept
+    ),
+
+    normalised as (
+        select
+            *,
+            n_users_ji * 1.0 / n_users_j as p_hat,
+            n_users_ji * 1.0 / n_users_kept as p_norm
+        from windowed
+    ),
+{%- endif %}
 
 final as (
     select
@@ -132,9 +143,7 @@ final as (
         n.p_hat,
         n.p_norm,
         n.target_rank,
-        n.n_targets,
-        n.source_key,
-        n.target_key
+        n.n_targets
     from normalised as n
     inner join items as s on n.source_key = s.item_key
     inner join items as t on n.target_key = t.item_key
