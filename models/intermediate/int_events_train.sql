@@ -1,5 +1,7 @@
 {#- Events of the train window [train_start, train_end). Stops the build if the window holds no
-    source or no target event. -#}
+    source or no target event. A view (a filter of stg_events): its readers scan stg_events with the
+    window predicate instead of a full copy being written (docs/performance.md). -#}
+{{ config(materialized='view') }}
 {%- set start = var('train_start') -%}
 {%- set end_ = var('train_end') -%}
 {%- set window_sql -%}

@@ -4,7 +4,11 @@
     p_norm = the sampling distribution over the kept target items of j (sums to 1 per source item):
              proportional to n_users_ji, or with var translation_shrinkage = beta > 0 to
              (n_users_ji + beta * pop_share_i) / (n_users_j + beta), shrinking rare pairs toward
-             target popularity. -#}
+             target popularity.
+
+    Performance (docs/performance.md): filters and windows run on the integer item keys of
+    int_cooccurrence (source_key partitions, target_key breaks ties: within the target domain
+    item_key sorts like target_item); the text ids of int_items are joined on once, at the end. -#}
 {%- set min_support = var('min_support') or 1 -%}
 {%- set top_n = var('max_targets_per_source') -%}
 {%- set beta = var('translation_shrinkage') or 0 -%}
@@ -16,18 +20,23 @@ raw_cooccurrence as (
     select * from {{ ref('int_cooccurrence') }}
 ),
 
+items as (
+    select * from {{ ref('int_items') }}
+),
+
 {% if epsilon -%}
-{#- Laplace(1/epsilon) noise on each pair count before P_hat, seeded by noise_seed; pairs whose
-    noisy count rounds to <= 0 are dropped. -#}
+{#- Laplace(1/epsilon) noise on each pair count before P_hat, seeded by noise_seed and the pair's
+    text ids; pairs whose noisy count rounds to <= 0 are dropped. -#}
 noised as (
     select
-        source_domain,
-        source_item,
-        target_item,
-        cast(round(n_users_ji + {{ scalr_laplace("source_domain || '|' || source_item || '|' || target_item",
+        c.source_key,
+        c.target_key,
+        cast(round(c.n_users_ji + {{ scalr_laplace("s.domain || '|' || s.item_id || '|' || t.item_id",
             var('noise_seed'), 1.0 / epsilon) }}) as bigint) as n_users_ji,
-        n_users_j
-    from raw_cooccurrence
+        c.n_users_j
+    from raw_cooccurrence as c
+    inner join items as s on c.source_key = s.item_key
+    inner join items as t on c.target_key = t.item_key
 ),
 
 cooccurrence as (
@@ -39,15 +48,6 @@ cooccurrence as (
     ),
 {%- endif %}
 
-target_popularity as (
-    select
-        item_id as target_item,
-        count(*) * 1.0 / sum(count(*)) over () as pop_share
-    from {{ ref('int_user_items') }}
-    where domain_role = 'target'
-    group by item_id
-),
-
 supported as (
     select * from cooccurrence
     where n_users_ji >= {{ min_support }}
@@ -58,8 +58,8 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by source_domain, source_item
-            order by n_users_ji desc, target_item
+            partition by source_key
+            order by n_users_ji desc, target_key
         ) as support_rank
     from supported
 ),
@@ -75,43 +75,78 @@ kept as (
     ),
 {%- endif %}
 
+{% if beta -%}
+{#- pop_share_i: target item i's share of the target user-items (users per item / all). -#}
+target_popularity as (
+    select
+        item_key as target_key,
+        n_users * 1.0 / sum(n_users) over () as pop_share
+    from items
+    where domain_role = 'target'
+),
+
 scored as (
     select
-        k.source_domain,
-        k.source_item,
-        k.target_item,
+        k.source_key,
+        k.target_key,
         k.n_users_ji,
         k.n_users_j,
-        k.n_users_ji * 1.0 / k.n_users_j as p_hat,
         (k.n_users_ji + {{ beta }} * coalesce(p.pop_share, 0)) / (k.n_users_j + {{ beta }}) as p_score
     from kept as k
-    left join target_popularity as p on k.target_item = p.target_item
+    left join target_popularity as p on k.target_key = p.target_key
 ),
 
 normalised as (
     select
         *,
-        p_score / sum(p_score) over (partition by source_domain, source_item) as p_norm,
+        n_users_ji * 1.0 / n_users_j as p_hat,
+        p_score / sum(p_score) over (partition by source_key) as p_norm,
         row_number() over (
-            partition by source_domain, source_item
-            order by p_score desc, target_item asc
+            partition by source_key
+            order by p_score desc, target_key asc
         ) as target_rank,
-        count(*) over (partition by source_domain, source_item) as n_targets
+        count(*) over (partition by source_key) as n_targets
     from scored
 ),
+{%- else -%}
+    {#- No shrinkage: p_norm is proportional to n_users_ji, so the window sorts and sums integers
+        only (n_users_ji / n_users_j is strictly increasing in n_users_ji for one j: same ranks),
+        and p_norm = n_users_ji / sum n_users_ji is the correctly rounded ratio. -#}
+    windowed as (
+        select
+            *,
+            sum(n_users_ji) over (partition by source_key) as n_users_kept,
+            row_number() over (
+                partition by source_key
+                order by n_users_ji desc, target_key asc
+            ) as target_rank,
+            count(*) over (partition by source_key) as n_targets
+        from kept
+    ),
+
+    normalised as (
+        select
+            *,
+            n_users_ji * 1.0 / n_users_j as p_hat,
+            n_users_ji * 1.0 / n_users_kept as p_norm
+        from windowed
+    ),
+{%- endif %}
 
 final as (
     select
-        source_domain,
-        source_item,
-        target_item,
-        n_users_ji,
-        n_users_j,
-        p_hat,
-        p_norm,
-        target_rank,
-        n_targets
-    from normalised
+        s.domain as source_domain,
+        s.item_id as source_item,
+        t.item_id as target_item,
+        n.n_users_ji,
+        n.n_users_j,
+        n.p_hat,
+        n.p_norm,
+        n.target_rank,
+        n.n_targets
+    from normalised as n
+    inner join items as s on n.source_key = s.item_key
+    inner join items as t on n.target_key = t.item_key
 )
 
 {# No ORDER BY: sorting every pair by text keys cost as much as the rest of the model

@@ -1,4 +1,7 @@
-{#- Raw events, read as text from var events_path and typed. Not validated: stg_events validates. -#}
+{#- Raw events, read as text from var events_path and typed. Not validated: stg_events validates.
+    A view, not a table: stg_events reads it (checks + the deduplicated events), so a table would
+    only add a full copy of the raw events (docs/performance.md). -#}
+{{ config(materialized='view') }}
 {%- set path = var('events_path') -%}
 {%- set time_col = var('event_time_column') | lower -%}
 {%- set cols = scalr_file_columns(path, 'events_path', 'base_events') -%}
