@@ -14,6 +14,8 @@ Conventions
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -113,10 +115,18 @@ def coverage(user: np.ndarray, item: np.ndarray, score: np.ndarray, k: int, cata
     return float(len(np.unique(np.asarray(item)[rank < k])) / max(catalog_size, 1))
 
 
-def bootstrap_counts(n_users: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot x n_users) multiplicities of a users-with-replacement resample."""
+@functools.lru_cache(maxsize=32)
+def _bootstrap_counts(n_users: int, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_users, np.full(n_users, 1.0 / n_users), size=n_boot).astype(np.float64)
+    out = rng.multinomial(n_users, np.full(n_users, 1.0 / n_users), size=n_boot).astype(np.float64)
+    out.flags.writeable = False
+    return out
+
+
+def bootstrap_counts(n_users: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot x n_users) multiplicities of a users-with-replacement resample (read-only; cached,
+    the same sizes and seeds recur across configurations)."""
+    return _bootstrap_counts(int(n_users), int(n_boot), int(seed))
 
 
 def per_user_ne_parts(user: np.ndarray, y: np.ndarray, p: np.ndarray) -> pd.DataFrame:

@@ -183,7 +183,8 @@ def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
     s = s[s.user_id.isin(overlap)]
     t = t[t.user_id.isin(overlap)]
     skey = (s.source_domain + "\x1f" + s.source_item).to_numpy()
-    src_idx = pd.Index(np.unique(skey))
+    src_idx, first = np.unique(skey, return_index=True)
+    src_idx = pd.Index(src_idx)
     tgt_idx = pd.Index(np.unique(t.item_id.to_numpy().astype(str)))
     S = sparse_indicator(codes(s.user_id, overlap), codes(skey, src_idx), (len(overlap), len(src_idx)))
     T = sparse_indicator(codes(t.user_id, overlap), codes(t.item_id, tgt_idx), (len(overlap), len(tgt_idx)))
@@ -202,10 +203,9 @@ def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
     score = (out.n_users_ji + shrinkage * pop_share[out.i]) / (out.n_users_j + shrinkage)
     out["p_norm"] = score / score.groupby(out.j).transform("sum")
     out["_score"] = score
-    sk = src_idx.to_numpy()[out.j.to_numpy()]
-    parts = pd.Series(sk).str.split("\x1f", n=1, expand=True)
-    out["source_domain"] = parts[0].to_numpy()
-    out["source_item"] = parts[1].to_numpy()
+    # (domain, item) of each source key from its first row (no string splitting)
+    out["source_domain"] = s.source_domain.to_numpy()[first][out.j.to_numpy()]
+    out["source_item"] = s.source_item.to_numpy()[first][out.j.to_numpy()]
     out["target_item"] = tgt_idx.to_numpy()[out.i.to_numpy()]
     out = out.sort_values(["source_domain", "source_item", "_score", "target_item"],
                           ascending=[True, True, False, True])
