@@ -58,3 +58,12 @@ def test_experiments_command_writes_results_report_and_beats_popularity(tmp_path
     assert set(audits.config) == {"top1", "sample"}
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "Baseline vs heuristics" in report and (tmp_path / "rep" / "rel_ne_keep1.0.png").exists()
+    # configurations in worker processes (parallel_configs 2, the default) give the same table as
+    # one after the other in this process
+    cfg1 = {**cfg, "report_dir": str(tmp_path / "rep1"), "parallel_configs": 1, "workers": 1,
+            "db": str(tmp_path / "rep" / "work" / "scalr.duckdb")}
+    p1 = tmp_path / "t1.yml"
+    p1.write_text(yaml.safe_dump(cfg1))
+    seq = ex.run(str(p1))
+    cols = ["keep", "config", "model", "segment", "seed", "ne", "auc", "recall@10", "ndcg@10", "rel_ne_pct"]
+    pd.testing.assert_frame_equal(res[cols].reset_index(drop=True), seq[cols].reset_index(drop=True))

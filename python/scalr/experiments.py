@@ -352,6 +352,21 @@ def run_configuration(split: Split, cname: str, study: str, c: dict, seeds: list
     return out, aud, info, len(rows), feats
 
 
+_JOB_STATE: dict = {}  # the split and baseline predictions of the worker processes
+
+
+def _init_job_state(split: "Split", base_pred: dict) -> None:
+    _JOB_STATE.update(split=split, base_pred=base_pred)
+
+
+def _config_job(args: tuple) -> tuple:
+    cname, study, c, seeds, models, train_kw, n_boot, workers = args
+    t = time.time()
+    out = run_configuration(_JOB_STATE["split"], cname, study, c, seeds, _JOB_STATE["base_pred"], models=models,
+                            train_kw=train_kw, n_boot=n_boot, workers=workers)
+    return out, time.time() - t
+
+
 def run(config_path: str) -> pd.DataFrame:
     cfg = yaml.safe_load(Path(config_path).read_text())
     name = cfg.get("name", Path(config_path).stem)
@@ -379,27 +394,59 @@ def run(config_path: str) -> pd.DataFrame:
         log(f"keep={keep}: " + ", ".join(f"{k}={v}" for k, v in split.stats.items()))
         base_pred: dict[int, np.ndarray] = {}
         purged_by: dict[str, list[str]] = {}
-        for cname, study, over in studies:
-            t = time.time()
+
+        def job(cname: str, study: str, over: dict, workers: int) -> tuple:
             c = {**defaults, **over}
             if c.get("purge_like"):
                 c["purge_features"] = purged_by.get(c["purge_like"], [])
-            res_c, aud_c, info, n_rows, feats = run_configuration(
-                split, cname, study, c, seeds, base_pred, models=["binary"] + (["lambdarank"] if cname in rank_models else []),
-                train_kw=train_kw, n_boot=int(cfg.get("n_boot", 200)), workers=int(cfg.get("workers", 2)))
-            results += [r.assign(keep=keep) for r in res_c]
+            return (cname, study, c, seeds, ["binary"] + (["lambdarank"] if cname in rank_models else []),
+                    train_kw, int(cfg.get("n_boot", 200)), workers)
+
+        def finish(cname: str, out: tuple, seconds: float) -> None:
+            nonlocal done
+            res_c, aud_c, info, n_rows, feats = out
             purged_by[cname] = [f for f in ln.FEATURES if f not in feats]
-            if aud_c is not None:
-                audits.append(aud_c.assign(keep=keep))
             done += 1
             last_df = next(r for r in reversed(res_c) if r.model.iat[0] == "binary").set_index("segment")
             last = last_df.loc["all"]
             log(f"[{done}/{n_total}] keep={keep} {cname:<24s} syn={info.get('synthetic_rows', 0):>7d} "
-                f"rows={n_rows:>8d} purged={[f for f in ln.FEATURES if f not in feats]} "
+                f"rows={n_rows:>8d} purged={purged_by[cname]} "
                 f"relNE(all)={last.get('rel_ne_pct', float('nan')):+.2f}% "
                 f"relNE(cold)={last_df.loc['cold'].get('rel_ne_pct', float('nan')):+.2f}% "
-                f"R@50(cold)={last_df.loc['cold'].get('recall@50', float('nan')):.4f} "
-                f"{time.time() - t:.1f}s")
+                f"R@50(cold)={last_df.loc['cold'].get('recall@50', float('nan')):.4f} {seconds:.1f}s")
+
+        # stage 1: the baseline (its predictions are every configuration's reference) and the
+        # configurations a control copies its purge from; stage 2: the rest, `parallel_configs`
+        # at a time in worker processes (each result depends only on its configuration)
+        refs = {over.get("purge_like") for _, _, over in studies} - {None}
+        stage1 = [st for st in studies if st[0] == "baseline" or st[0] in refs]
+        stage2 = [st for st in studies if st not in stage1]
+        outputs: dict[str, tuple] = {}
+        _JOB_STATE.update(split=split, base_pred=base_pred)
+        for cname, study, over in stage1:
+            outputs[cname], secs = _config_job(job(cname, study, over, int(cfg.get("workers", 2))))
+            finish(cname, outputs[cname], secs)
+        parallel = int(cfg.get("parallel_configs", 2))
+        if parallel > 1 and len(stage2) > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+            # spawn, not fork: a forked child of a process that has run LightGBM / BLAS threads
+            # can deadlock; the split and baseline predictions are sent once per worker
+            with ProcessPoolExecutor(max_workers=parallel, mp_context=mp.get_context("spawn"),
+                                     initializer=_init_job_state, initargs=(split, base_pred)) as pool:
+                futures = [pool.submit(_config_job, job(cname, study, over, 1)) for cname, study, over in stage2]
+                for (cname, _, _), fut in zip(stage2, futures):
+                    outputs[cname], secs = fut.result()
+                    finish(cname, outputs[cname], secs)
+        else:
+            for cname, study, over in stage2:
+                outputs[cname], secs = _config_job(job(cname, study, over, int(cfg.get("workers", 2))))
+                finish(cname, outputs[cname], secs)
+        for cname, _, _ in studies:  # results in the order of STUDIES, whatever finished first
+            res_c, aud_c = outputs[cname][0], outputs[cname][1]
+            results += [r.assign(keep=keep) for r in res_c]
+            if aud_c is not None:
+                audits.append(aud_c.assign(keep=keep))
     res = pd.concat(results, ignore_index=True)
     res["runtime_s"] = time.time() - t0
     aud = pd.concat(audits, ignore_index=True) if audits else pd.DataFrame()
