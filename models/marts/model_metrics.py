@@ -53,7 +53,9 @@ def model(dbt, session):
     keep = ["config", "study", "model", "seed", "segment", "n_users", "n_rows", "n_pos", "ne", "ne_lo", "ne_hi",
             "ne_baseline", "rel_ne_pct", "rel_ne_lo", "rel_ne_hi", "auc", "calibration",
             "recall@10", "recall@10_lo", "recall@10_hi", "recall@50", "recall@50_lo", "recall@50_hi",
-            "ndcg@10", "ndcg@50", "coverage@10", "coverage@50", "features"]
+            "ndcg@10", "ndcg@50", "coverage@10", "coverage@50", "features",
+            "diff_recall@10", "diff_recall@10_lo", "diff_recall@10_hi", "diff_ndcg@10", "diff_ndcg@10_lo",
+            "diff_ndcg@10_hi"]
     df = df.reindex(columns=keep)
     df.columns = [k.replace("@", "_at_") for k in keep]
     df["seed"] = df.seed.astype(np.int64)
