@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -428,8 +429,6 @@ def run(config_path: str) -> pd.DataFrame:
             finish(cname, outputs[cname], secs)
         parallel = int(cfg.get("parallel_configs", 2))
         if parallel > 1 and len(stage2) > 1:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
             # spawn, not fork: a forked child of a process that has run LightGBM / BLAS threads
             # can deadlock; the split and baseline predictions are sent once per worker
             with ProcessPoolExecutor(max_workers=parallel, mp_context=mp.get_context("spawn"),

@@ -84,24 +84,6 @@ def pair_values(m: sp.csr_matrix, u: np.ndarray, i: np.ndarray) -> np.ndarray:
     return np.where(k[pos] == q, m.data[pos], 0.0)
 
 
-def pair_product(a: sp.csr_matrix, b: sp.csr_matrix, u: np.ndarray, i: np.ndarray,
-                 chunk_rows: int = 1024) -> np.ndarray:
-    """(a @ b)[u, i] for many pairs without materialising a @ b: rows of ``a`` in chunks."""
-    out = np.zeros(len(u))
-    if len(u) == 0:
-        return out
-    a = a.tocsr()
-    b = b.tocsr()
-    rows = np.unique(u)
-    for start in range(0, len(rows), chunk_rows):  # loop over row *chunks*, not rows
-        block = rows[start:start + chunk_rows]
-        sel = np.isin(u, block)
-        local = np.searchsorted(block, u[sel])
-        prod = (a[block] @ b).tocsr()
-        out[sel] = pair_values(prod, local, i[sel])
-    return out
-
-
 def sorted_keys(u: np.ndarray, i: np.ndarray, n_items: int) -> np.ndarray:
     ok = (u >= 0) & (i >= 0)
     return np.unique(keys(u[ok], i[ok], n_items))
