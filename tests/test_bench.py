@@ -25,6 +25,7 @@ def test_bench_smoke(tmp_path):
         assert r.rows > 0 and r.seconds > 0 and r.peak_rss_mb > 0, m
     for s in ["baseline: scipy.sparse S^T T + P_hat", "baseline: pandas merge + groupby + P_hat",
               "scalr: co-occurrence + P_hat vs scipy", "scalr: co-occurrence + P_hat vs pandas",
+              "scalr SQL engine: co-occurrence + P_hat vs scipy", "scalr: co-occurrence + translation mart vs scipy",
               "scalr.sampling (in process, 1 core)"]:
         assert s in stages, s
     assert (got.loc[got.stage.str.startswith("scalr"), "speedup_vs_baseline"] > 0).all()

@@ -1,6 +1,8 @@
 {#- Co-occurrence with distinct-user (indicator) semantics: n_users_ji = number of overlap users
     with source item j and target item i in the train window; n_users_j = number of overlap users
-    with j (Eq. 4's denominator, before any pair filter).
+    with j (Eq. 4's denominator, before any pair filter); p_hat = n_users_ji / n_users_j, the
+    unfiltered P_hat(i|j) of Eq. 4 over integer keys (translation filters, ranks, normalises it
+    and joins the text ids).
 
     Performance (docs/performance.md): the work is sum_u |S_u| * |T_u| (u, j, i) triples, so the
     self-join and its GROUP BY run on the dense integer keys of int_user_items (user_key, item_key)
@@ -57,7 +59,8 @@ final as (
         p.source_key,
         p.target_key,
         p.n_users_ji,
-        c.n_users_j
+        c.n_users_j,
+        p.n_users_ji * 1.0 / c.n_users_j as p_hat
     from pair_counts as p
     inner join source_counts as c on p.source_key = c.source_key
 )

@@ -17,7 +17,13 @@
 with
 
 raw_cooccurrence as (
-    select * from {{ ref('int_cooccurrence') }}
+    {#- p_hat is recomputed below from the (possibly noised, filtered) counts -#}
+    select
+        source_key,
+        target_key,
+        n_users_ji,
+        n_users_j
+    from {{ ref('int_cooccurrence') }}
 ),
 
 items as (
