@@ -18,6 +18,8 @@ stg_events reports every failing check in one message, and independent models fa
                                   -> test_empty_train_window_for_source_and_for_target
   fails  no overlapping users                              -> test_no_overlapping_users
   works  unix_seconds (value check), Parquet, awkward ids  -> test_unix_seconds_parquet_with_awkward_ids
+  works  Parquet TIMESTAMP column (typed, no text round trip); fails on a null in it
+                                  -> test_parquet_typed_timestamps_and_a_null_time
   works  unconfigured domain (ignored + logged with counts), exact duplicates, times after
          train_end / eval_end, label column with 0/1       -> test_rows_that_change_nothing
   works  a single overlapping user (n_users_j == 1)        -> test_single_overlapping_user
@@ -236,6 +238,31 @@ def test_unix_seconds_parquet_with_awkward_ids(tmp_path, dbt):
     assert got[(AWKWARD["u4"], AWKWARD["s3"])] == pd.Timestamp("2024-04-01 10:00:00")
     assert translation_of(res) == {(d, AWKWARD[i], AWKWARD[j]): v
                                    for (d, i, j), v in GOOD_TRANSLATION.items()}
+
+
+def test_parquet_typed_timestamps_and_a_null_time(tmp_path, dbt):
+    """A parquet TIMESTAMP column is converted without the text round trip (scalr_typed_time) and
+    gives the same times as text; a null in it is still reported as a missing time, with its count."""
+    df = pd.DataFrame([list(r) for r in GOOD], columns=list(COLS))
+    df["event_ts"] = pd.to_datetime(df.event_ts).astype("datetime64[us]")
+    df.loc[0, "event_ts"] = pd.Timestamp("2024-01-01 10:00:00.123456")
+    ev = tmp_path / "ok" / "events.parquet"
+    ev.parent.mkdir()
+    df.to_parquet(ev)
+    res = dbt(base_vars(ev), select="+translation", command="run")
+    assert res.ok, res.output[-3000:]
+    st = res.table("stg_events")
+    got = dict(zip(zip(st.user_id, st.item_id), st.event_ts))
+    assert got[("u1", "s1")] == pd.Timestamp("2024-01-01 10:00:00.123456")
+    assert got[("u4", "s3")] == pd.Timestamp("2024-04-01 10:00:00")
+    assert translation_of(res) == GOOD_TRANSLATION
+    df.loc[[1, 3], "event_ts"] = pd.NaT
+    bad = tmp_path / "bad" / "events.parquet"
+    bad.parent.mkdir()
+    df.to_parquet(bad)
+    res = dbt(base_vars(bad), select="+translation", command="run")
+    assert not res.ok
+    assert "column event_ts: 2 of 9 rows have a missing time" in res.output
 
 
 def test_rows_that_change_nothing(tmp_path, dbt):

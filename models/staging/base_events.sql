@@ -1,10 +1,15 @@
 {#- Raw events, read as text from var events_path and typed. Not validated: stg_events validates.
+    A time column the file already types (parquet TIMESTAMP, DATE, or numeric unix seconds) is
+    converted directly (scalr_typed_time); text is parsed per var event_time_unit.
     A view, not a table: stg_events reads it (checks + the deduplicated events), so a table would
     only add a full copy of the raw events (docs/performance.md). -#}
 {{ config(materialized='view') }}
 {%- set path = var('events_path') -%}
 {%- set time_col = var('event_time_column') | lower -%}
 {%- set cols = scalr_file_columns(path, 'events_path', 'base_events') -%}
+{%- set types = scalr_file_column_types(path) if execute else {} -%}
+{%- set time_sql = 'cast(' ~ adapter.quote(time_col) ~ ' as varchar)' -%}
+{%- set typed_ts = scalr_typed_time(adapter.quote(time_col), types.get(time_col), var('event_time_unit')) -%}
 {%- if execute -%}
   {{ scalr_require_columns('base_events', path, cols, ['user_id', 'item_id', 'domain', time_col],
       "; the time column is set by var event_time_column") }}
@@ -22,8 +27,14 @@ typed as (
         cast(user_id as varchar) as user_id,
         cast(item_id as varchar) as item_id,
         cast(domain as varchar) as domain,
-        cast({{ adapter.quote(time_col) }} as varchar) as event_time_raw,
-        {{ scalr_parse_time('cast(' ~ adapter.quote(time_col) ~ ' as varchar)', var('event_time_unit')) }} as event_ts,
+        {{ time_sql }} as event_time_raw,
+        {%- if typed_ts %}
+        {{ adapter.quote(time_col) }} is null as event_time_missing,
+        {{ typed_ts }} as event_ts,
+        {%- else %}
+            coalesce(trim({{ time_sql }}), '') = '' as event_time_missing,
+            {{ scalr_parse_time(time_sql, var('event_time_unit')) }} as event_ts,
+        {%- endif %}
         {%- if has_label %}
         cast(label as varchar) as label_raw,
         {{ scalr_try_cast('cast(label as varchar)', 'double') }} as label_value,

@@ -28,8 +28,8 @@
       ['domain', "domain is null or trim(domain) = ''", "have a null or empty domain"],
       ['user_id', configured ~ " and (user_id is null or trim(user_id) = '')", "have a null or empty user_id"],
       ['item_id', configured ~ " and (item_id is null or trim(item_id) = '')", "have a null or empty item_id"],
-      [time_col, configured ~ " and (event_time_raw is null or trim(event_time_raw) = '')", "have a missing time"],
-      [time_col, configured ~ " and trim(event_time_raw) <> '' and event_ts is null",
+      [time_col, configured ~ " and event_time_missing", "have a missing time"],
+      [time_col, configured ~ " and not event_time_missing and event_ts is null",
           "have a time that does not parse as " ~ var('event_time_unit') ~ " (var event_time_unit)"],
       [time_col, configured ~ " and (event_ts < " ~ scalr_ts_literal('1900-01-01') ~ " or event_ts >= "
           ~ scalr_ts_literal('2200-01-01') ~ ")",
