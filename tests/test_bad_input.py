@@ -378,12 +378,12 @@ def test_failed_builds_keep_previous_marts_and_published(tmp_path, dbt):
     pd.testing.assert_frame_equal(res.table("main.translation", order), a)
     pd.testing.assert_frame_equal(res.table("published.translation", order), a)
 
-    # (2) new valid data B, but the translation mart errors (a var that breaks its SQL):
+    # (2) new valid data B, but int_translation errors (a var that breaks its SQL):
     #     staging / intermediate now hold B, translation and published still hold A
     rows_b = GOOD + [("u4", "t1", "target", "2024-05-01"), ("u5", "s1", "source", "2024-05-01"),
                      ("u5", "t2", "target", "2024-05-02")]
     res = build(rows_b, select="+translation", vars={"max_targets_per_source": "not_a_number"})
-    assert_fails(res, "in model translation", "not_a_number", "NOT publishing")
+    assert_fails(res, "in model int_translation", "not_a_number", "NOT publishing")
     assert len(res.table("main.stg_events")) == len(rows_b)
     pd.testing.assert_frame_equal(res.table("main.translation", order), a)
     pd.testing.assert_frame_equal(res.table("published.translation", order), a)
