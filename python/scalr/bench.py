@@ -452,7 +452,7 @@ def cap_study(db: Path, caps: list[int]) -> pd.DataFrame:
 
 def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: int,
                memory_limit: str, keep: bool = False,
-               check_pairs: int = 100_000_000) -> tuple[list[dict], dict]:
+               check_pairs: int = 100_000_000, dbt_only: bool = False) -> tuple[list[dict], dict]:
     spec = BenchSpec(source_events=int(n), **spec_kw)
     world_dir = work / f"world_{int(n)}"
     t0 = time.perf_counter()
@@ -473,8 +473,20 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
     for m in MODELS:
         if m in st:
             add(f"dbt: {m}", st[m]["rows"], st[m]["seconds"], st[m]["peak_rss_mb"])
+    hook = st.get("scalr-on-run-end-0")
+    if hook:
+        add("dbt: on-run-end publish (copies every mart into schema published)", None, hook["seconds"],
+            hook["peak_rss_mb"])
     add("dbt: total (raw events -> synthetic_events_aligned)", st.get("synthetic_events_aligned", {}).get("rows"),
-        run["wall_s"], run["peak_rss_mb"], note="wall clock incl. dbt start-up; RSS = whole run peak")
+        run["wall_s"], run["peak_rss_mb"], note="wall clock incl. dbt start-up and the publish hook; "
+                                                "RSS = whole run peak")
+    if dbt_only:
+        meta = {"world": world, "spec": asdict(spec), "triples": None, "pairs_scipy": None, "pairs_pandas": None,
+                "pairs_scalr": None, "scalr_equals_scipy": None, "run_wall_s": run["wall_s"],
+                "run_peak_rss_mb": run["peak_rss_mb"]}
+        if not keep:
+            shutil.rmtree(world_dir, ignore_errors=True)
+        return rows, meta
 
     ui = load_user_items(run["db"])
     n_tri = triples(ui)
@@ -573,6 +585,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--keep", action="store_true", help="keep worlds and databases")
     ap.add_argument("--cap-study", default=None, help="comma-separated max_items_per_user values: "
                     "triples and TV distance of P_hat vs uncapped on each world (scipy, no dbt)")
+    ap.add_argument("--dbt-only", action="store_true", help="only generate the world and run dbt (per-model "
+                    "seconds and RSS): no baselines, for worlds too large for scipy / pandas in memory")
     a = ap.parse_args(argv)
     sizes = [int(float(s)) for s in a.source_events.split(",") if s.strip()]
     spec_kw = {"overlap": a.overlap, "target_ratio": a.target_ratio, "events_per_user": a.events_per_user,
@@ -584,7 +598,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for n in sizes:
         caps = [int(c) for c in a.cap_study.split(",")] if a.cap_study else []
         rows, meta = bench_size(n, work, spec_kw, json.loads(a.vars), a.loop_events, a.memory_limit,
-                                a.keep or bool(caps))
+                                a.keep or bool(caps), dbt_only=a.dbt_only)
         if caps:
             cs = cap_study(Path(meta["db"]), caps)
             cs.insert(0, "source_events", int(n))
@@ -594,8 +608,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 shutil.rmtree(Path(meta["db"]).parent, ignore_errors=True)
         all_rows += rows
         metas.append(meta)
-        print(f"\n== {n:,} source events: {meta['triples']:,} (u, j, i) triples, "
-              f"{meta['pairs_scalr']:,} translation pairs, scalr == scipy: {meta['scalr_equals_scipy']} ==")
+        print(f"\n== {n:,} source events: {meta['triples'] or 0:,} (u, j, i) triples, "
+              f"{meta['pairs_scalr'] or 0:,} translation pairs, scalr == scipy: {meta['scalr_equals_scipy']} ==")
         print(to_markdown(pd.DataFrame(rows)))
     if not a.workdir and not a.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -607,8 +621,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     header = (f"# scalr benchmark {stamp}\n\nMachine: {machine()}\n\nArgs: `{' '.join(argv or sys.argv[1:])}`\n\n")
     notes = "\n".join(f"- {r['stage']} ({r['source_events']:,}): {r['note']}" for r in all_rows if r["note"])
     worlds = "\n".join(f"- {m['spec']['source_events']:,} source events: {json.dumps(m['world'])}, "
-                       f"triples {m['triples']:,}, pairs scalr/scipy/pandas {m['pairs_scalr']:,}/"
-                       f"{m['pairs_scipy']:,}/{m['pairs_pandas']:,}, scalr == scipy: {m['scalr_equals_scipy']}"
+                       f"triples {m['triples'] or 0:,}, pairs scalr/scipy/pandas {m['pairs_scalr'] or 0:,}/"
+                       f"{m['pairs_scipy'] or 0:,}/{m['pairs_pandas'] or 0:,}, scalr == scipy: {m['scalr_equals_scipy']}"
                        for m in metas)
     caps_md = ""
     if any("cap_study" in m for m in metas):
