@@ -49,6 +49,7 @@ import pyarrow.compute as pc
 STRATEGIES = ("sample", "topk")
 CONFIDENCE = ("uniform", "p", "sqrt_p")
 TEXT_COLUMNS = ("user_id", "target_item", "source_domain", "source_item")
+DICT_COLUMNS = TEXT_COLUMNS + ("event_ts", "weight", "label")  # dictionary-encoded in STREAM_SCHEMA
 DIST_COLUMNS = ("source_key", "target_code", "p_norm", "p_hat", "n_users_ji")
 EVENT_ORDER = ("source_key", "user_id", "event_ts", "label")
 CHUNK_PAIRS = 2_000_000  # translation pairs per chunk of source items (memory ~ 100 bytes each)
@@ -68,8 +69,8 @@ OUTPUT_SCHEMA = pa.schema([
     ("label", pa.int32()),
     ("draw", pa.int32()),
 ])
-STREAM_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
-                           if f.name in TEXT_COLUMNS else f for f in OUTPUT_SCHEMA])
+STREAM_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type))
+                           if f.name in DICT_COLUMNS else f for f in OUTPUT_SCHEMA])
 
 
 @dataclass(frozen=True)
@@ -443,33 +444,37 @@ def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: S
             pos, draw = pos.ravel(), np.tile(np.arange(k, dtype=np.int32), n)
         p, p_hat = np.take(tables.p, pos), np.take(tables.p_hat, pos)
         n_users, target = np.take(tables.n_users_ji, pos), np.take(tables.target_code, pos)
-    weight = confidence(p, cfg.confidence_weight)
+    # per-event columns (user_id, event_ts, label, the user weight) are dictionary-encoded with the
+    # row's event index as the index: no per-row copy of their values
+    ev_idx = np.repeat(np.arange(n, dtype=np.int32), k) if ev is None else ev
     if cfg.user_weight_alpha > 0:
         if "n_user_events" not in events.schema.names:
             raise ValueError("user_weight_alpha > 0 needs the events' n_user_events column")
         w_u = _np(events["n_user_events"], np.float64) ** (-cfg.user_weight_alpha)
-        weight *= _event_rows(w_u, k, ev)
-    ev_idx = np.repeat(np.arange(n, dtype=np.int32), k) if ev is None else ev
-    src = np.searchsorted(sources.keys, run_key)
-    take_src = pa.array(src)
-    ts = _plain(events["event_ts"], pa.timestamp("us"))
-    if ts.null_count:
-        ts = ts.take(pa.array(ev_idx))
     else:
-        ts = pa.array(_event_rows(ts.view(pa.int64()).to_numpy(), k, ev)).view(pa.timestamp("us"))
-    label = _np(events["label"], np.int32) if "label" in events.schema.names else np.ones(n, np.int32)
+        w_u = np.ones(n)
+    if cfg.confidence_weight == "uniform":
+        weight = _dict_column(ev_idx, pa.array(w_u))
+    else:
+        w = confidence(p, cfg.confidence_weight)
+        if cfg.user_weight_alpha > 0:
+            w *= w_u[ev_idx]
+        weight = _dict_column(np.arange(len(w), dtype=np.int32), pa.array(w))
+    take_src = pa.array(np.searchsorted(sources.keys, run_key))
+    label = _plain(events["label"], pa.int32()) if "label" in events.schema.names \
+        else pa.array(np.ones(n, np.int32))
     run_rows = _event_rows(ev_run, k, ev)
     return pa.RecordBatch.from_arrays([
         _dict_column(ev_idx, _plain(events["user_id"])),
         _compact(target, target_dict),
         _dict_column(run_rows, sources.domain.take(take_src)),
         _dict_column(run_rows, sources.item.take(take_src)),
-        ts,
+        _dict_column(ev_idx, _plain(events["event_ts"], pa.timestamp("us"))),
         pa.array(p),
         pa.array(p_hat),
         pa.array(n_users),
-        pa.array(weight),
-        pa.array(_event_rows(label, k, ev)),
+        weight,
+        _dict_column(ev_idx, label),
         pa.array(draw),
     ], schema=STREAM_SCHEMA)
 
