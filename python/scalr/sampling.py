@@ -52,7 +52,7 @@ TEXT_COLUMNS = ("user_id", "target_item", "source_domain", "source_item")
 DICT_COLUMNS = TEXT_COLUMNS + ("event_ts", "weight", "label")  # dictionary-encoded in STREAM_SCHEMA
 DIST_COLUMNS = ("source_key", "target_code", "p_norm", "p_hat", "n_users_ji")
 EVENT_ORDER = ("source_key", "user_id", "event_ts", "label")
-CHUNK_PAIRS = 2_000_000  # translation pairs per chunk of source items (memory ~ 100 bytes each)
+CHUNK_PAIRS = 1_000_000  # translation pairs per chunk of source items (memory ~ 100 bytes each)
 BLOCK_ROWS = 4096  # synthetic rows per inner block of the draw (L2-sized temporaries)
 BATCH_EVENTS = 1_000_000  # source events per batch (in-memory path; dbt fetches batches this size)
 
