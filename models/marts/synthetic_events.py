@@ -49,9 +49,9 @@ def model(dbt, session):
     targets = TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks())
     # Two more cursors stream the ordered inputs while DuckDB writes this model's table on the
     # main connection.
-    dist = session.cursor().sql(distribution_sql(tr, items)).fetch_record_batch(BATCH_ROWS)
+    dist = session.cursor().sql(distribution_sql(tr, items)).to_arrow_reader(BATCH_ROWS)
     events = session.cursor().sql(events_sql(dbt.ref("int_source_events").sql_query(), src_sql)) \
-        .fetch_record_batch(BATCH_ROWS)
+        .to_arrow_reader(BATCH_ROWS)
     batches = sample_sorted(targets.batches(dist), events, cfg, targets.dictionary, sources)
     # text columns arrive dictionary-encoded (no string copy per row); DuckDB stores them as VARCHAR
     return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, batches)

@@ -30,7 +30,7 @@ def model(dbt, session):
 
     def scan(columns):
         cols = "*" if columns is None else ", ".join(columns)
-        return session.cursor().sql(f"select {cols} from ({synthetic})").fetch_record_batch(BATCH_ROWS)
+        return session.cursor().sql(f"select {cols} from ({synthetic})").to_arrow_reader(BATCH_ROWS)
 
     real = arrow_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label")
     values = arrow_of(session, dbt.ref("int_target_item_values"), "item_id")

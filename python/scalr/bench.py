@@ -327,9 +327,9 @@ def sampling_inputs(db: Path) -> dict:
         src = _arrow(con.sql(sources_sql(tr, items)))
         tg = _arrow(con.sql(targets_sql(items)))
         targets = TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks())
-        dist = list(targets.batches(con.sql(distribution_sql(tr, items)).fetch_record_batch(1_000_000)))
+        dist = list(targets.batches(con.sql(distribution_sql(tr, items)).to_arrow_reader(1_000_000)))
         events = list(con.sql(events_sql("select * from int_source_events", sources_sql(tr, items)))
-                      .fetch_record_batch(1_000_000))
+                      .to_arrow_reader(1_000_000))
     sources = SourceItems(src["source_key"].to_numpy(), src["source_domain"].combine_chunks(),
                           src["source_item"].combine_chunks())
     return {"dist": dist, "events": events, "sources": sources, "target_dict": targets.dictionary}
