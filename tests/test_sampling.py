@@ -6,7 +6,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from scalr.sampling import (OUTPUT_SCHEMA, STREAM_SCHEMA, SamplingConfig, TranslationCSR, alias_tables,
+from scalr.sampling import (OUTPUT_SCHEMA, STREAM_SCHEMA, ChunkTables, SamplingConfig, SourceItems,
+                            TargetCodes, alias_tables, encode_events, encode_translation, sample_sorted,
                             sample_stream, sample_synthetic, tempered)
 
 
@@ -72,11 +73,10 @@ def test_chi_square_rejects_a_biased_sampler():
     biased = sample_synthetic(events_for(tr, 40_000), tr, SamplingConfig(k=3, seed=1, temperature=0.9))
     assert chi_square_pvalue(biased, tr) < 1e-6
     # and an off-by-one sampler (every draw shifted to the next-ranked target)
-    csr = TranslationCSR.from_translation(tr)
     shifted = biased.to_pandas()
     rank = {(r["source_item"], r["target_item"]): r["target_rank"] for r in tr.to_pylist()}
     by_rank = {(r["source_item"], r["target_rank"]): r["target_item"] for r in tr.to_pylist()}
-    size = dict(zip(csr.keys.str.split("\x1f").str[1], csr.sizes))
+    size = tr.to_pandas().groupby("source_item").size().to_dict()
     shifted["target_item"] = [by_rank[(j, rank[(j, i)] % size[j] + 1)]
                               for j, i in zip(shifted.source_item, shifted.target_item)]
     assert chi_square_pvalue(pa.Table.from_pandas(shifted), tr) < 1e-6
@@ -163,7 +163,8 @@ def test_temperature_one_matches_p_norm_and_other_tau_matches_tempered():
 @pytest.mark.parametrize("top_p", [0.3, 0.5, 0.9])
 def test_top_p_keeps_smallest_prefix_with_the_mass(top_p):
     tr = planted_translation(seed=2)
-    csr = TranslationCSR.from_translation(tr)
+    dist = encode_translation(tr)[0]
+    csr = ChunkTables.build(*[dist[c].to_numpy() for c in dist.schema.names])
     q = tempered(csr.p, csr.indptr, 1.0, top_p)
     for g in range(len(csr.indptr) - 1):
         lo, hi = csr.indptr[g], csr.indptr[g + 1]
@@ -178,17 +179,108 @@ def test_top_p_keeps_smallest_prefix_with_the_mass(top_p):
     assert chi_square_pvalue(syn, pa.Table.from_pandas(t), "q") > 1e-3
 
 
-def test_streaming_in_batches_equals_one_batch_and_seed_changes_output():
+def wide_world(seed=0, n_items=120, n_events=20_000):
+    """Many source items (sizes 1..40, two domains), events with and without translation."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for j in range(n_items):
+        dom = "a" if j % 3 else "b"
+        n = np.sort(rng.integers(1, 30, rng.integers(1, 40)))[::-1]
+        for r, c in enumerate(n):
+            rows.append((dom, f"j{j:03d}", f"t{rng.integers(0, 500):03d}_{r}", int(c), int(n.sum()) + 5,
+                         c / (n.sum() + 5), c / n.sum(), r + 1))
+    tr = pa.table(dict(zip(["source_domain", "source_item", "target_item", "n_users_ji", "n_users_j",
+                            "p_hat", "p_norm", "target_rank"], map(list, zip(*rows)))))
+    j = rng.integers(0, n_items + 15, n_events)  # items >= n_items have no translation
+    ev = pa.table({
+        "user_id": [f"u{x}" for x in rng.integers(0, 400, n_events)],
+        "source_domain": ["a" if x % 3 else "b" for x in j],
+        "source_item": [f"j{x:03d}" for x in j],
+        "event_ts": pa.array(np.datetime64("2024-01-01T00:00:00", "us")
+                             + rng.integers(0, 10**12, n_events).astype("timedelta64[us]")),
+        "label": pa.array(rng.integers(0, 2, n_events).astype(np.int32)),
+    })
+    return tr, ev
+
+
+@pytest.mark.parametrize("cfg", [
+    SamplingConfig(k=3, seed=11),
+    SamplingConfig(k=2, seed=5, temperature=0.5, top_p=0.7, confidence_weight="sqrt_p", user_weight_alpha=0.5),
+    SamplingConfig(k=4, strategy="topk", min_confidence=0.05, confidence_weight="p"),
+    SamplingConfig(k=3, seed=2, min_confidence=0.1),
+])
+def test_output_independent_of_chunk_and_batch_size(cfg):
+    """Byte-identical output whatever the chunk of source items and the event batch: chunks of 1
+    pair (one source item each), 50 pairs, all at once; batches of 1, 333 and all events."""
+    tr, ev = wide_world()
+    whole = sample_synthetic(ev, tr, cfg)
+    assert whole.num_rows > 0 and whole.schema == OUTPUT_SCHEMA
+    for chunk, batch in [(1, 333), (50, 1), (10**9, 4096)]:
+        assert whole.equals(sample_synthetic(ev, tr, cfg, chunk_pairs=chunk, batch_events=batch)), (chunk, batch)
+    # rows in (source item, user, time, label, draw) order, no row for items without translation
+    df = whole.to_pandas()
+    keys = list(zip(df.source_domain, df.source_item, df.user_id, df.event_ts, df.label, df.draw))
+    assert keys == sorted(keys)
+    assert set(df.source_item) <= set(tr["source_item"].to_pylist())
+
+
+def test_streaming_batches_are_dictionary_encoded_and_seed_changes_output():
     tr = planted_translation()
     ev = events_for(tr, 3000, extra_unknown=100)
     cfg = SamplingConfig(k=3, seed=11)
     whole = sample_synthetic(ev, tr, cfg)
-    batches = list(sample_stream(ev.to_batches(max_chunksize=777), tr, cfg))
+    batches = list(sample_stream(ev, tr, cfg, chunk_pairs=10, batch_events=777))
     assert all(b.schema == STREAM_SCHEMA for b in batches)  # text columns dictionary-encoded
-    assert whole.schema == OUTPUT_SCHEMA
     assert whole.equals(pa.Table.from_batches(batches).cast(OUTPUT_SCHEMA))
     assert not whole.equals(sample_synthetic(ev, tr, SamplingConfig(k=3, seed=12)))
     assert "unknown" not in set(whole["source_item"].to_pylist())  # no translation -> no draws
+    assert whole.num_rows == 4 * 3000 * 3
+
+
+def test_integer_keyed_streams_as_dbt_feeds_them():
+    """sample_sorted on the integer-keyed streams (sparse source keys, target keys mapped through
+    TargetCodes, non-dense) gives the rows of the text path; unsorted input is refused."""
+    tr, ev = wide_world(seed=3)
+    cfg = SamplingConfig(k=3, seed=7)
+    dist, sources, tdict, key_text = encode_translation(tr)
+    events = encode_events(ev, key_text)
+    # sparse keys as int_items assigns them (other items in between), targets keyed 1000 + 3 * code
+    src_key = dist["source_key"].to_numpy() * 7 + 100
+    tkeys = 1000 + 3 * np.arange(len(tdict))
+    codes = TargetCodes(tkeys, tdict)
+    assert not codes.dense
+    keyed = pa.table({"source_key": src_key, "target_key": tkeys[dist["target_code"].to_numpy()],
+                      "p_norm": dist["p_norm"], "p_hat": dist["p_hat"], "n_users_ji": dist["n_users_ji"]})
+    ev_keyed = events.set_column(0, "source_key", pa.array(events["source_key"].to_numpy() * 7 + 100))
+    src = SourceItems(sources.keys * 7 + 100, sources.domain, sources.item)
+    out = pa.Table.from_batches(list(sample_sorted(codes.batches(keyed.to_batches(max_chunksize=100)),
+                                                   ev_keyed.to_batches(max_chunksize=500), cfg,
+                                                   codes.dictionary, src, chunk_pairs=64)),
+                                schema=STREAM_SCHEMA).cast(OUTPUT_SCHEMA)
+    assert out.equals(sample_synthetic(ev, tr, cfg))
+    shuffled = ev_keyed.take(np.random.default_rng(0).permutation(ev_keyed.num_rows))
+    with pytest.raises(ValueError, match="not sorted"):
+        list(sample_sorted(codes.batches(keyed.to_batches()), shuffled.to_batches(), cfg, codes.dictionary, src))
+    with pytest.raises(ValueError, match="not sorted"):
+        bad = keyed.take(np.random.default_rng(0).permutation(keyed.num_rows))
+        list(sample_sorted(codes.batches(bad.to_batches()), ev_keyed.to_batches(), cfg, codes.dictionary, src,
+                           chunk_pairs=10))
+
+
+def test_draw_records_match_the_alias_tables():
+    """The 64-byte draw records hold, for every cell, its threshold and its own and its alias's
+    output fields."""
+    tr, _ = wide_world(seed=4)
+    dist = encode_translation(tr)[0]
+    t = ChunkTables.build(*[dist[c].to_numpy() for c in dist.schema.names])
+    from scalr.sampling import _HALF
+    half = t.cells.view(_HALF)
+    own, other = half[0::2], half[1::2]
+    assert t.cells.ctypes.data % 64 == 0
+    np.testing.assert_array_equal(own["prob"], t.prob)
+    for f, col in [("p", t.p), ("p_hat", t.p_hat), ("n_users_ji", t.n_users_ji), ("target_code", t.target_code)]:
+        np.testing.assert_array_equal(own[f], col)
+        np.testing.assert_array_equal(other[f], col[t.alias])
 
 
 def test_confidence_weights_user_weights_and_min_confidence():
@@ -201,7 +293,7 @@ def test_confidence_weights_user_weights_and_min_confidence():
     sq = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, confidence_weight="sqrt_p")).to_pandas()
     np.testing.assert_allclose(sq.weight, np.sqrt(sq.p))
     uw = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, user_weight_alpha=0.5)).to_pandas()
-    n_u = ev.to_pandas().user_id.value_counts()
+    n_u = ev.to_pandas().user_id.value_counts()  # over all the events (as int_source_events counts)
     np.testing.assert_allclose(uw.weight, 1.0 / np.sqrt(n_u.reindex(uw.user_id).to_numpy()))
     mc = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, min_confidence=0.3)).to_pandas()
     assert len(mc) > 0 and (mc.p_hat >= 0.3).all()

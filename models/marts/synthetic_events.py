@@ -1,10 +1,20 @@
-"""Synthetic target events (SCALR Algorithm 1): a thin wrapper around scalr.sampling."""
+"""Synthetic target events (SCALR Algorithm 1): a thin wrapper around scalr.sampling.
+
+Streams, with bounded memory: the translation (as integer-keyed sampling distribution) and the
+source events with a translation, both ordered by source item key, are read through two cursors
+and merged a chunk of source items at a time (scalr.sampling.sample_sorted)."""
 from scalr.dbt_config import ModelConfig
-from scalr.sampling import STREAM_SCHEMA, SamplingConfig, sample_stream
+from scalr.sampling import (STREAM_SCHEMA, SamplingConfig, SourceItems, TargetCodes, distribution_sql,
+                            events_sql, sample_sorted, sources_sql, targets_sql)
 
 import pyarrow as pa
 
 BATCH_ROWS = 1_000_000
+
+
+def _arrow(rel):
+    t = rel.arrow()
+    return t.read_all() if hasattr(t, "read_all") else t
 
 
 def model(dbt, session):
@@ -29,14 +39,19 @@ def model(dbt, session):
         min_confidence=c.get("min_confidence", 0.0, float),
         user_weight_alpha=c.get("user_weight_alpha", 0.0, float),
     )
-    translation = dbt.ref("translation").arrow()
-    if hasattr(translation, "read_all"):
-        translation = translation.read_all()
-    # Stream the ordered source events through a second cursor so the result can be consumed
-    # while DuckDB writes this model's table on the main connection.
-    source = dbt.ref("int_source_events")
-    cursor = session.cursor()
-    reader = cursor.sql(f"select * from ({source.sql_query()}) order by user_id, source_domain, "
-                        "source_item, event_ts, label").fetch_record_batch(BATCH_ROWS)
+    tr = dbt.ref("translation").sql_query()
+    items = dbt.ref("int_items").sql_query()
+    src_sql = sources_sql(tr, items)
+    src = _arrow(session.sql(src_sql))
+    sources = SourceItems(src["source_key"].to_numpy(), src["source_domain"].combine_chunks(),
+                          src["source_item"].combine_chunks())
+    tg = _arrow(session.sql(targets_sql(items)))
+    targets = TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks())
+    # Two more cursors stream the ordered inputs while DuckDB writes this model's table on the
+    # main connection.
+    dist = session.cursor().sql(distribution_sql(tr, items)).to_arrow_reader(BATCH_ROWS)
+    events = session.cursor().sql(events_sql(dbt.ref("int_source_events").sql_query(), src_sql)) \
+        .to_arrow_reader(BATCH_ROWS)
+    batches = sample_sorted(targets.batches(dist), events, cfg, targets.dictionary, sources)
     # text columns arrive dictionary-encoded (no string copy per row); DuckDB stores them as VARCHAR
-    return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, sample_stream(reader, translation, cfg))
+    return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, batches)

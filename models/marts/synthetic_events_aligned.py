@@ -1,6 +1,15 @@
-"""Synthetic events aligned to the real target distribution: a thin wrapper around scalr.alignment."""
-from scalr.alignment import AlignConfig, align
+"""Synthetic events aligned to the real target distribution: a thin wrapper around scalr.alignment.
+
+Streams synthetic_events twice (scalr.alignment.align_stream: pass 1 reads target_item and label
+and plans the selection with 2 bytes per row, pass 2 re-reads every column and keeps the planned
+rows), so the synthetic table is never held in memory. Both passes read the table in its stored
+row order (the order synthetic_events wrote it in; one plain scan each)."""
+from scalr.alignment import AlignConfig, align_stream
 from scalr.dbt_config import ModelConfig, arrow_of
+
+import pyarrow as pa
+
+BATCH_ROWS = 1_000_000
 
 
 def model(dbt, session):
@@ -17,7 +26,13 @@ def model(dbt, session):
         ratio=c.get("synthetic_ratio", 1.0, float),
         seed=c.get("synthetic_seed", 42, int),
     )
-    synthetic = arrow_of(session, dbt.ref("synthetic_events"))
+    synthetic = dbt.ref("synthetic_events").sql_query()
+
+    def scan(columns):
+        cols = "*" if columns is None else ", ".join(columns)
+        return session.cursor().sql(f"select {cols} from ({synthetic})").to_arrow_reader(BATCH_ROWS)
+
     real = arrow_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label")
     values = arrow_of(session, dbt.ref("int_target_item_values"), "item_id")
-    return align(synthetic, real, values, cfg)
+    _, schema, batches = align_stream(scan, real, values, cfg)
+    return pa.RecordBatchReader.from_batches(schema, batches)

@@ -13,10 +13,21 @@ per event, so popular items weigh more). Methods:
   only positives).
 
 Selection draws one uniform priority per synthetic row from ``Generator(PCG64(seed))`` in input
-order and keeps the n_b lowest priorities of each bucket; kept rows stay in input order.
+order and keeps the n_b lowest priorities of each bucket (ties: input order); kept rows stay in
+input order.
+
+Streaming (``align_stream``): two passes over the synthetic rows, never the whole table in memory.
+Pass 1 reads target_item and label, keeps a 2-byte quota class per row (bucket, or label x bucket)
+and a histogram of the priorities per class in 2^16 equal bins; the quotas give per class the bin
+holding its quota-th lowest priority. The priority stream is then regenerated (no table read) to
+sort only the rows of those bins (about n / 2^16 per class). Pass 2 re-reads the rows in the same
+order, regenerates the priorities again and keeps a row when its bin is below its class's cut bin,
+or it is one of the selected rows of the cut bin. The kept rows are exactly those of the in-memory
+selection (``keep_quota``) on the same priority stream.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,12 +92,17 @@ def largest_remainder(total: int, share: np.ndarray, cap: np.ndarray) -> np.ndar
 
 
 def bucket_quota(syn_buckets: np.ndarray, real_share: np.ndarray, target_total: float | None) -> np.ndarray:
-    """Rows to keep per bucket so synthetic shares match ``real_share``. Buckets the synthetic data
-    cannot supply at all (e.g. after a strict min_support) are left out and the real shares are
-    renormalised over the others, so one empty bucket does not empty the result; the remaining
-    mismatch shows in the TV distance."""
+    """Rows to keep per bucket so synthetic shares match ``real_share`` (see ``quota_from_counts``)."""
+    return quota_from_counts(np.bincount(syn_buckets, minlength=len(real_share)).astype(np.int64),
+                             real_share, target_total)
+
+
+def quota_from_counts(avail: np.ndarray, real_share: np.ndarray, target_total: float | None) -> np.ndarray:
+    """Rows to keep per bucket, given the synthetic rows available per bucket, so synthetic shares
+    match ``real_share``. Buckets the synthetic data cannot supply at all (e.g. after a strict
+    min_support) are left out and the real shares are renormalised over the others, so one empty
+    bucket does not empty the result; the remaining mismatch shows in the TV distance."""
     nb = len(real_share)
-    avail = np.bincount(syn_buckets, minlength=nb).astype(np.int64)
     pos = (real_share > 0) & (avail > 0)
     if not pos.any():
         return np.zeros(nb, np.int64)
@@ -98,7 +114,8 @@ def bucket_quota(syn_buckets: np.ndarray, real_share: np.ndarray, target_total: 
 
 
 def keep_quota(buckets: np.ndarray, priority: np.ndarray, quota: np.ndarray) -> np.ndarray:
-    """Mask keeping the ``quota[b]`` lowest-priority rows of each bucket b."""
+    """Mask keeping the ``quota[b]`` lowest-priority rows of each bucket b (ties: input order).
+    In-memory reference of what the streaming selection (``align_stream``) computes."""
     order = np.lexsort((priority, buckets))
     sorted_b = buckets[order]
     starts = np.searchsorted(sorted_b, np.arange(len(quota)), side="left")
@@ -108,11 +125,28 @@ def keep_quota(buckets: np.ndarray, priority: np.ndarray, quota: np.ndarray) -> 
     return keep
 
 
+class _Values:
+    """item_id -> value lookup (the value set hashed per call by index_in; built once)."""
+
+    def __init__(self, item_values: pa.Table):
+        self.ids = _plain(item_values["item_id"])
+        self.vals = _plain(item_values["value"], pa.float64())
+
+    def __call__(self, items: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        idx = pc.index_in(items, value_set=self.ids)
+        return self.vals.take(idx).to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _plain(col: pa.Array | pa.ChunkedArray, type_: pa.DataType = pa.string()) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+    if isinstance(col, pa.ChunkedArray):
+        col = pa.concat_arrays(col.chunks)
+    return col if col.type == type_ else col.cast(type_)
+
+
 def _values_for(items: pa.Array | pa.ChunkedArray, item_values: pa.Table) -> np.ndarray:
-    idx = pc.index_in(items, value_set=item_values["item_id"].combine_chunks())
-    vals = item_values["value"].combine_chunks().cast(pa.float64())
-    out = vals.take(idx)
-    return out.to_numpy(zero_copy_only=False).astype(np.float64)
+    return _Values(item_values)(items)
 
 
 @dataclass
@@ -132,45 +166,188 @@ class AlignmentResult:
         return tv_distance(self.after_share, self.real_share)
 
 
-def align_detailed(synthetic: pa.Table, real_target: pa.Table, item_values: pa.Table,
-                   cfg: AlignConfig = AlignConfig()) -> AlignmentResult:
+# Priorities are cut into RADIX_BINS equal bins: per class the bin holding its quota-th lowest
+# priority is found from a histogram, and only that bin's rows (about n / RADIX_BINS) are sorted.
+RADIX_BINS = 1 << 16
+BLOCK_ROWS = 1 << 20  # rows per block when the priorities are regenerated without reading the table
+
+
+@dataclass
+class AlignPlan:
+    """What the first pass over the synthetic rows decided (see ``align_stream``)."""
+    cfg: AlignConfig
+    edges: np.ndarray
+    real_share: np.ndarray
+    before_share: np.ndarray
+    n_rows: int
+    cls: np.ndarray  # int16 per synthetic row: its quota class, -1 = never kept
+    cut_bin: np.ndarray  # per class: rows in lower bins are kept, higher ones not
+    cut_rows: np.ndarray  # sorted row numbers kept from the class's cut bin
+    after_counts: np.ndarray  # filled by the second pass: kept positives per bucket
+
+    @property
+    def after_share(self) -> np.ndarray:
+        total = self.after_counts.sum()
+        return self.after_counts / total if total > 0 else self.after_counts.astype(np.float64)
+
+
+def _bins(priority: np.ndarray) -> np.ndarray:
+    return (priority * RADIX_BINS).astype(np.int64)  # exact scaling: monotone in the priority
+
+
+def plan_alignment(scan, real_target: pa.Table, item_values: pa.Table,
+                   cfg: AlignConfig = AlignConfig()) -> AlignPlan:
+    """Pass 1 of the streaming alignment: ``scan(columns)`` returns a fresh RecordBatchReader over
+    the synthetic rows (always in the same row order). Reads target_item and label once, keeps
+    2 bytes per row (the quota class), and decides which rows pass 2 keeps."""
+    values = _Values(item_values)
     real_label = real_target["label"].to_numpy(zero_copy_only=False) if "label" in real_target.schema.names \
         else np.ones(real_target.num_rows, np.int64)
-    real_vals = _values_for(real_target["item_id"], item_values)
+    real_vals = values(real_target["item_id"])
     edges = bucket_edges(real_vals[real_label == 1], cfg.n_buckets)
     nb = len(edges) + 1
     real_b = assign_buckets(real_vals, edges)
-    syn_b = assign_buckets(_values_for(synthetic["target_item"], item_values), edges)
-    syn_label = synthetic["label"].to_numpy(zero_copy_only=False)
     real_pos_share = shares(real_b[real_label == 1], nb)
     n_real_pos = int((real_label == 1).sum())
+    has_real_neg = bool((real_label == 0).any())
+    # classes: bucket -> b on positives; uniform_positive -> 0 on positives; positive_negative ->
+    # b on positives, nb + b on negatives (when the real data has negatives); none -> no selection
+    n_cls = {"none": 0, "bucket": nb, "uniform_positive": 1, "positive_negative": 2 * nb}[cfg.method]
     rng = np.random.Generator(np.random.PCG64(cfg.seed))
-    priority = rng.random(synthetic.num_rows)
-    target = None if cfg.ratio is None else cfg.ratio * n_real_pos
-    if cfg.method == "none":
-        keep = np.ones(synthetic.num_rows, bool)
-    elif cfg.method in ("bucket", "uniform_positive"):
-        pos = syn_label == 1
-        quota = bucket_quota(syn_b[pos], real_pos_share, target)
-        keep = np.zeros(synthetic.num_rows, bool)
-        if cfg.method == "bucket":
-            keep[pos] = keep_quota(syn_b[pos], priority[pos], quota)
+    cls_parts, avail_b = [], np.zeros((2, nb), np.int64)
+    hist = np.zeros(n_cls * RADIX_BINS, np.int64)
+    for batch in scan(["target_item", "label"]):
+        b = assign_buckets(values(batch["target_item"]), edges)
+        lab = batch["label"].to_numpy(zero_copy_only=False)
+        pos, neg = lab == 1, lab == 0
+        avail_b[0] += np.bincount(b[pos], minlength=nb)
+        avail_b[1] += np.bincount(b[neg], minlength=nb)
+        prio = rng.random(batch.num_rows)
+        if cfg.method == "none":
+            continue
+        cls = np.full(batch.num_rows, -1, np.int16)
+        if cfg.method == "uniform_positive":
+            cls[pos] = 0
         else:
-            keep[pos] = keep_quota(np.zeros(pos.sum(), np.int32), priority[pos],
-                                   np.array([quota.sum()], np.int64))
-    else:  # positive_negative
-        keep = np.zeros(synthetic.num_rows, bool)
-        for lab in (1, 0):
-            m_real, m_syn = real_label == lab, syn_label == lab
-            if not m_real.any() or not m_syn.any():
+            cls[pos] = b[pos]
+            if cfg.method == "positive_negative" and has_real_neg:
+                cls[neg] = nb + b[neg]
+        cls_parts.append(cls)
+        m = cls >= 0
+        hist += np.bincount(cls[m].astype(np.int64) * RADIX_BINS + _bins(prio[m]), minlength=len(hist))
+    cls = np.concatenate(cls_parts) if cls_parts else np.zeros(0, np.int16)
+    n_rows = int(avail_b.sum()) if cfg.method == "none" else len(cls)
+    if cfg.method == "bucket":
+        quota = quota_from_counts(avail_b[0], real_pos_share, None if cfg.ratio is None else cfg.ratio * n_real_pos)
+    elif cfg.method == "uniform_positive":
+        q = quota_from_counts(avail_b[0], real_pos_share, None if cfg.ratio is None else cfg.ratio * n_real_pos)
+        quota = np.array([q.sum()], np.int64)
+    elif cfg.method == "positive_negative":
+        quota = np.zeros(2 * nb, np.int64)
+        for i, lab in enumerate((1, 0)):
+            m_real = real_label == lab
+            if not m_real.any() or not avail_b[i].any():
                 continue
             t = None if cfg.ratio is None else cfg.ratio * int(m_real.sum())
-            quota = bucket_quota(syn_b[m_syn], shares(real_b[m_real], nb), t)
-            keep[m_syn] = keep_quota(syn_b[m_syn], priority[m_syn], quota)
-    kept = synthetic.filter(pa.array(keep)).append_column("value_bucket", pa.array(syn_b[keep], pa.int32()))
-    return AlignmentResult(kept, edges, real_pos_share,
-                           shares(syn_b[syn_label == 1], nb),
-                           shares(syn_b[keep & (syn_label == 1)], nb))
+            quota[i * nb:(i + 1) * nb] = quota_from_counts(avail_b[i], shares(real_b[m_real], nb), t)
+    else:
+        quota = np.zeros(0, np.int64)
+    # per class: the bin holding the quota-th lowest priority, and how many of it are still needed
+    h = hist.reshape(n_cls, RADIX_BINS)
+    cum = np.cumsum(h, axis=1)
+    cut_bin = np.array([np.searchsorted(cum[c], quota[c], side="left") for c in range(n_cls)], np.int64)
+    below = np.where(cut_bin > 0, cum[np.arange(n_cls), np.maximum(cut_bin - 1, 0)], 0)
+    need = quota - below
+    cut_rows = _cut_rows(cls, cut_bin, need, cfg.seed) if n_cls else np.zeros(0, np.int64)
+    return AlignPlan(cfg, edges, real_pos_share, avail_b[0] / max(avail_b[0].sum(), 1), n_rows, cls,
+                     cut_bin, cut_rows, np.zeros(nb, np.int64))
+
+
+def _cut_rows(cls: np.ndarray, cut_bin: np.ndarray, need: np.ndarray, seed: int) -> np.ndarray:
+    """Regenerate the priorities (same stream, no table read) and keep, per class, the ``need``
+    lowest-priority rows of its cut bin (ties: row order). Sorted row numbers."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    rows, prios, classes = [], [], []
+    cb = np.r_[cut_bin, -1]  # class -1 -> no cut bin
+    for a in range(0, len(cls), BLOCK_ROWS):
+        c = cls[a:a + BLOCK_ROWS]
+        prio = rng.random(len(c))
+        hit = np.flatnonzero(_bins(prio) == cb[c])
+        rows.append(hit + a)
+        prios.append(prio[hit])
+        classes.append(c[hit])
+    if not rows:
+        return np.zeros(0, np.int64)
+    rows, prios, classes = np.concatenate(rows), np.concatenate(prios), np.concatenate(classes).astype(np.int64)
+    order = np.lexsort((rows, prios, classes))
+    sc = classes[order]
+    rank = np.arange(len(order)) - np.searchsorted(sc, sc, side="left")
+    return np.sort(rows[order][rank < need[sc]])
+
+
+def apply_alignment(plan: AlignPlan, scan, item_values: pa.Table) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """Pass 2: re-read every column, keep the planned rows (input order), attach value_bucket.
+    Returns the output schema and the batches (lazily; ``plan.after_counts`` is final once they
+    are consumed)."""
+    reader = scan(None)
+    schema = reader.schema.append(pa.field("value_bucket", pa.int32()))
+    return schema, _kept_batches(plan, reader, _Values(item_values), schema)
+
+
+def _kept_batches(plan: AlignPlan, reader, values: _Values, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    rng = np.random.Generator(np.random.PCG64(plan.cfg.seed))
+    nb = len(plan.edges) + 1
+    cb = np.r_[plan.cut_bin, -1]
+    a = 0
+    for batch in reader:
+        m = batch.num_rows
+        if plan.cfg.method == "none":
+            keep = np.ones(m, bool)
+        else:
+            if a + m > len(plan.cls):
+                raise RuntimeError("synthetic rows changed between the alignment passes")
+            cls = plan.cls[a:a + m]
+            bins = _bins(rng.random(m))
+            c = cb[cls]
+            keep = (cls >= 0) & (bins < c)
+            tie = np.flatnonzero((cls >= 0) & (bins == c)) + a
+            if len(tie):
+                j = np.searchsorted(plan.cut_rows, tie)
+                j = np.minimum(j, max(len(plan.cut_rows) - 1, 0))
+                hit = plan.cut_rows[j] == tie if len(plan.cut_rows) else np.zeros(len(tie), bool)
+                keep[tie[hit] - a] = True
+        a += m
+        if not keep.any():
+            continue
+        kept = batch.filter(pa.array(keep))
+        b = assign_buckets(values(kept["target_item"]), plan.edges)
+        lab = kept["label"].to_numpy(zero_copy_only=False)
+        plan.after_counts += np.bincount(b[lab == 1], minlength=nb)
+        yield pa.RecordBatch.from_arrays(list(kept.columns) + [pa.array(b, pa.int32())], schema=schema)
+    if plan.cfg.method != "none" and a != len(plan.cls):
+        raise RuntimeError("synthetic rows changed between the alignment passes")
+
+
+def table_scan(table: pa.Table, batch_rows: int = 1_000_000):
+    """``scan`` over an in-memory table (see ``plan_alignment``)."""
+    return lambda cols: (table if cols is None else table.select(cols)).to_reader(max_chunksize=batch_rows)
+
+
+def align_stream(scan, real_target: pa.Table, item_values: pa.Table, cfg: AlignConfig = AlignConfig()
+                 ) -> tuple[AlignPlan, pa.Schema, Iterator[pa.RecordBatch]]:
+    """Streaming alignment in two passes over the synthetic rows (``scan`` as in plan_alignment):
+    memory is 2 bytes per synthetic row plus one batch, never the synthetic table."""
+    plan = plan_alignment(scan, real_target, item_values, cfg)
+    schema, batches = apply_alignment(plan, scan, item_values)
+    return plan, schema, batches
+
+
+def align_detailed(synthetic: pa.Table, real_target: pa.Table, item_values: pa.Table,
+                   cfg: AlignConfig = AlignConfig(), batch_rows: int = 1_000_000) -> AlignmentResult:
+    scan = table_scan(synthetic, batch_rows)
+    plan, schema, batches = align_stream(scan, real_target, item_values, cfg)
+    kept = pa.Table.from_batches(list(batches), schema=schema)
+    return AlignmentResult(kept, plan.edges, plan.real_share, plan.before_share, plan.after_share)
 
 
 def align(synthetic: pa.Table, real_target: pa.Table, item_values: pa.Table,

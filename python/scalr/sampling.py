@@ -1,22 +1,39 @@
-"""Synthetic target events from source events (SCALR Algorithm 1), vectorized.
+"""Synthetic target events from source events (SCALR Algorithm 1): streaming, vectorized.
 
-The translation is held as CSR arrays: one group per source item (rows sorted by ``target_rank``,
-i.e. by descending p_norm), with a Walker/Vose alias table per group over the tempered,
-nucleus-truncated distribution actually sampled. A draw for an event of group g (size s) from one
-uniform u is O(1): ``x = u * s``, cell ``b = floor(x)``, and position ``indptr[g] + b`` if
-``x - b < prob[cell]``, else ``alias[cell]``. A whole batch of events x K draws is a handful of
-numpy calls; there is no Python loop over events, and none over groups (the alias tables are built
-with prefix sums and searchsorted, see ``alias_tables``).
+Inputs, both sorted by the integer source item key (``source_key``; in dbt the ``item_key`` of
+``int_items``, which numbers (domain, item_id) in text order):
 
-Determinism: the uniforms come from one ``numpy.random.Generator(PCG64(seed))`` consumed in input
-order, ``K`` per event (also for events whose source item has no translation), so the output is a
-function of the ordered input and the seed only, whatever the batch size or thread count. The
-group numbering and the alias tables depend only on the translation's content, not on its row
-order.
+* the sampling distribution, one row per translation pair in (source_key, target_rank) order:
+  ``source_key``, ``target_code`` (int32 index into the distinct target item ids, ``target_dict``),
+  ``p_norm``, ``p_hat``, ``n_users_ji`` (``DIST_COLUMNS``);
+* the source events that have a translation, in (source_key, user_id, event_ts, label) order:
+  ``source_key``, ``user_id``, ``event_ts``, ``label`` and, for user_weight_alpha,
+  ``n_user_events`` (the user's count over all source events).
 
-Output: ``sample_batch`` / ``sample_stream`` return the text columns (user_id, target_item,
-source_domain, source_item) dictionary-encoded (``STREAM_SCHEMA``): int32 indices into the batch's
-own column or the translation's distinct target items, so no string is copied per synthetic row.
+``sample_sorted`` merges the two ordered streams a chunk of source items at a time (about
+``chunk_pairs`` translation pairs): it builds the chunk's CSR (one group per source item, rows in
+target_rank order, i.e. by descending p_norm) and a Walker/Vose alias table per group over the
+tempered, nucleus-truncated distribution actually sampled (``ChunkTables``), then samples the
+events of those source items as they stream by. Memory is O(chunk + one event batch), never
+O(translation). A draw for an event of group g (size s) from one uniform u is O(1): ``x = u * s``,
+cell ``b = floor(x)``, position ``indptr[g] + b`` if ``x - b < prob[cell]``, else ``alias[cell]``.
+A batch of events x K draws is a handful of numpy calls; there is no Python loop over events, and
+none over groups (the alias tables are built with prefix sums and searchsorted, see
+``alias_tables``). Since the events arrive grouped by source item, the per-event group is
+constant over runs (computed per run, not per event) and the alias / record gathers hit one
+group's contiguous cells at a time (cache-local).
+
+Determinism: the uniforms come from one ``numpy.random.Generator(PCG64(seed))`` consumed ``K``
+per event in the total event order (source_key, user_id, event_ts, label); events whose source
+item has no translation are not part of the stream (dbt drops them in SQL, ``sample_synthetic``
+in Arrow) and consume nothing. The output rows come in the same order, so the table is a function
+of the inputs and the seed only, whatever the chunk size, the event batch size or the thread count.
+The group tables depend only on the distribution's content.
+
+Output: text columns (user_id, target_item, source_domain, source_item) dictionary-encoded
+(``STREAM_SCHEMA``): user_id indexes the event batch's own column, source_domain / source_item a
+per-batch dictionary of the batch's source items, target_item ``target_dict`` (or a per-batch
+compaction of it when it is larger than the batch), so no string is copied per synthetic row.
 DuckDB stores them as VARCHAR; ``sample_synthetic`` decodes them to plain strings
 (``OUTPUT_SCHEMA``).
 """
@@ -26,13 +43,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 STRATEGIES = ("sample", "topk")
 CONFIDENCE = ("uniform", "p", "sqrt_p")
 TEXT_COLUMNS = ("user_id", "target_item", "source_domain", "source_item")
+DICT_COLUMNS = TEXT_COLUMNS + ("event_ts", "weight", "label")  # dictionary-encoded in STREAM_SCHEMA
+DIST_COLUMNS = ("source_key", "target_code", "p_norm", "p_hat", "n_users_ji")
+EVENT_ORDER = ("source_key", "user_id", "event_ts", "label")
+CHUNK_PAIRS = 1_000_000  # translation pairs per chunk of source items (memory ~ 100 bytes each)
+BLOCK_ROWS = 4096  # synthetic rows per inner block of the draw (L2-sized temporaries)
+BATCH_EVENTS = 1_000_000  # source events per batch (in-memory path; dbt fetches batches this size)
 
 OUTPUT_SCHEMA = pa.schema([
     ("user_id", pa.string()),
@@ -47,8 +69,8 @@ OUTPUT_SCHEMA = pa.schema([
     ("label", pa.int32()),
     ("draw", pa.int32()),
 ])
-STREAM_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), pa.string()))
-                           if f.name in TEXT_COLUMNS else f for f in OUTPUT_SCHEMA])
+STREAM_SCHEMA = pa.schema([pa.field(f.name, pa.dictionary(pa.int32(), f.type))
+                           if f.name in DICT_COLUMNS else f for f in OUTPUT_SCHEMA])
 
 
 @dataclass(frozen=True)
@@ -77,8 +99,12 @@ class SamplingConfig:
             raise ValueError(f"user_weight_alpha must be >= 0, got {self.user_weight_alpha}")
 
 
-def _source_key(domain: pa.Array | pa.ChunkedArray, item: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return pc.binary_join_element_wise(domain, item, "\x1f")
+@dataclass
+class SourceItems:
+    """Text ids per source key (``keys`` ascending): the output's source_domain / source_item."""
+    keys: np.ndarray
+    domain: pa.Array
+    item: pa.Array
 
 
 def _plain(col: pa.Array | pa.ChunkedArray, type_: pa.DataType = pa.string()) -> pa.Array:
@@ -90,150 +116,18 @@ def _plain(col: pa.Array | pa.ChunkedArray, type_: pa.DataType = pa.string()) ->
     return col if col.type == type_ else col.cast(type_)
 
 
+def _np(col: pa.Array | pa.ChunkedArray, dtype) -> np.ndarray:
+    a = col.to_numpy() if isinstance(col, pa.ChunkedArray) else col.to_numpy(zero_copy_only=False)
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
 def _encode(col: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """(int64 codes, dictionary) of a text column; a single-valued column skips the hash."""
-    if len(col) and col.null_count == 0 and pc.all(pc.equal(col, col[0])).as_py():
-        return np.zeros(len(col), np.int64), pa.array([col[0].as_py()], pa.string())
-    enc = col.dictionary_encode()
-    if isinstance(enc, pa.ChunkedArray):
-        if not enc.num_chunks:
-            return np.zeros(0, np.int64), pa.array([], pa.string())
-        enc = enc.unify_dictionaries().combine_chunks() if enc.num_chunks > 1 else enc.chunk(0)
-    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary.cast(pa.string())
+    """(int64 codes, dictionary) of a text column."""
+    enc = _plain(col).dictionary_encode()
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary
 
 
-# per CSR cell, what a draw outputs, packed in one 32-byte record so a draw is one random gather
-_CELL = np.dtype([("p", "<f8"), ("p_hat", "<f8"), ("n_users_ji", "<i8"), ("target_code", "<i4"),
-                  ("_pad", "<i4")])
-
-
-@dataclass
-class TranslationCSR:
-    """p_norm per source item as CSR. ``q`` is the tempered, nucleus-truncated distribution actually
-    sampled; ``prob`` / ``alias`` its alias tables (see ``alias_tables``); ``cells`` holds per CSR
-    position p, p_hat, n_users_ji and the target item's code into ``target_dict`` (the distinct
-    target items)."""
-    keys: pd.Index  # "source_domain\x1fsource_item" -> group number (sorted)
-    key_domain: pa.Array  # per group: source_domain and source_item
-    key_item: pa.Array
-    indptr: np.ndarray  # int64, len G + 1
-    cells: np.ndarray  # _CELL records in CSR order
-    target_dict: pa.Array
-    q: np.ndarray  # sampled distribution (sums to 1 per group)
-    prob: np.ndarray  # alias acceptance threshold per cell, in [0, 1]
-    alias: np.ndarray  # int64 CSR position taken when the cell rejects
-
-    @property
-    def sizes(self) -> np.ndarray:
-        return np.diff(self.indptr)
-
-    @property
-    def size_f(self) -> np.ndarray:
-        """Group sizes as float64 (the draw multiplies uniforms by them)."""
-        f = getattr(self, "_size_f", None)
-        if f is None:
-            f = self._size_f = self.sizes.astype(np.float64)
-        return f
-
-    @property
-    def p(self) -> np.ndarray:
-        return self.cells["p"]
-
-    @property
-    def p_hat(self) -> np.ndarray:
-        return self.cells["p_hat"]
-
-    @property
-    def n_users_ji(self) -> np.ndarray:
-        return self.cells["n_users_ji"]
-
-    @property
-    def target_code(self) -> np.ndarray:
-        return self.cells["target_code"]
-
-    @property
-    def target_item(self) -> pa.DictionaryArray:
-        return pa.DictionaryArray.from_arrays(pa.array(self.target_code, pa.int32()), self.target_dict)
-
-    @classmethod
-    def from_translation(cls, translation: pa.Table, temperature: float = 1.0,
-                         top_p: float = 1.0) -> "TranslationCSR":
-        t = translation.select(["source_domain", "source_item", "target_item", "p_norm", "p_hat",
-                                "n_users_ji", "target_rank"])
-        n = t.num_rows
-        # Group number = rank of "domain\x1fitem" among the distinct keys (canonical, independent of
-        # row order): hash-encode domain and item separately, build the joined text only for the
-        # distinct pairs and sort those.
-        dcode, ddict = _encode(t["source_domain"])
-        icode, idict = _encode(t["source_item"])
-        ni = max(len(idict), 1)
-        pair = dcode * ni + icode
-        if len(ddict) * ni <= 4 * n + 1024:
-            lut = np.zeros(len(ddict) * ni, np.int64)
-            lut[pair] = 1
-            pu = np.flatnonzero(lut)
-        else:
-            lut, pu = None, np.unique(pair)
-        kd, ki = ddict.take(pa.array(pu // ni)), idict.take(pa.array(pu % ni))
-        keys = _source_key(kd, ki) if n else pa.array([], pa.string())
-        order_u = pc.sort_indices(keys).to_numpy()
-        rank_of = np.empty(len(pu), np.int64)
-        rank_of[order_u] = np.arange(len(pu), dtype=np.int64)
-        if lut is not None:
-            lut[pu] = rank_of
-            grp = lut[pair]
-        else:
-            grp = rank_of[np.searchsorted(pu, pair)]
-        take_u = pa.array(order_u)
-        keys, kd, ki = keys.take(take_u), kd.take(take_u), ki.take(take_u)
-        sizes = np.bincount(grp, minlength=len(pu)).astype(np.int64)
-        indptr = np.r_[0, np.cumsum(sizes)].astype(np.int64)
-        # Rows in (group, target_rank) order. target_rank is a row_number per source item, so the
-        # CSR position is indptr[group] + rank - 1 (a scatter); otherwise one integer argsort.
-        rank = t["target_rank"].to_numpy().astype(np.int64)
-        dest = indptr[grp] + rank - 1
-        hit = np.zeros(n, bool)
-        if n and rank.min() >= 1 and (rank <= sizes[grp]).all():
-            hit[dest] = True
-        if not hit.all():  # (group, rank) pairs are unique: no tie to keep stable
-            dest = np.empty(n, np.int64)
-            dest[np.argsort((grp << 32) | (rank & 0xFFFFFFFF))] = np.arange(n, dtype=np.int64)
-        tcode, tdict = _encode(t["target_item"])
-        p = np.empty(n)
-        p[dest] = t["p_norm"].to_numpy()
-        cells = np.zeros(n, _CELL)
-        cells["p"] = p
-        cells["p_hat"][dest] = t["p_hat"].to_numpy()
-        cells["n_users_ji"][dest] = t["n_users_ji"].to_numpy()
-        cells["target_code"][dest] = tcode
-        q = tempered(p, indptr, temperature, top_p)
-        prob, alias = alias_tables(q, indptr)
-        return cls(pd.Index(keys.to_numpy(zero_copy_only=False)), kd, ki, indptr, cells, tdict, q,
-                   prob, alias)
-
-    def group_of(self, domain: pa.Array | pa.ChunkedArray, item: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """Group number of each (domain, item); -1 where the source item has no translation. A
-        batch with a single source domain is looked up by item alone (no key strings built)."""
-        domains = getattr(self, "_domains", None)
-        if domains is None:  # per domain: its items and their group numbers
-            dom = self.key_domain.to_numpy(zero_copy_only=False)
-            domains = self._domains = {}
-            for d in dict.fromkeys(dom):  # loop over the (few) distinct domains
-                g = np.flatnonzero(dom == d)
-                domains[d] = (self.key_item.take(pa.array(g)), np.r_[g, -1])  # code -1: none
-        if len(domain) and domain.null_count == 0 and pc.all(pc.equal(domain, domain[0])).as_py():
-            hit = domains.get(domain[0].as_py())
-            if hit is None:
-                return np.full(len(domain), -1, np.int64)
-            idx = pc.fill_null(pc.index_in(item, value_set=hit[0]), -1)
-            return hit[1][idx.to_numpy(zero_copy_only=False)]
-        keys = _source_key(domain, item)
-        value_set = getattr(self, "_key_array", None)
-        if value_set is None:
-            value_set = self._key_array = pa.array(self.keys.to_numpy(), pa.string())
-        idx = pc.index_in(keys, value_set=value_set)
-        return pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-
+# ------------------------------------------------------------------------------ group tables
 
 def _group_ids(indptr: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
@@ -263,10 +157,18 @@ def tempered(p: np.ndarray, indptr: np.ndarray, temperature: float = 1.0, top_p:
     return q
 
 
-def _within_cumsum(q: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    cs = np.cumsum(q)
-    base = np.r_[0.0, cs][indptr[:-1]]
-    return cs - np.repeat(base, np.diff(indptr))
+_FIXED = 2.0 ** 60  # fixed-point scale of the within-group prefix sums (group totals <= 1)
+
+
+def _within_cumsum(x: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Inclusive prefix sums of ``x >= 0`` within each group (group totals <= 1), in 2^-60 fixed
+    point: integer sums are exact, so a group's prefix sums do not depend on the groups before it
+    in the array (the tables, and the draws, are the same whatever the chunking). The running
+    int64 sum may wrap around; the within-group differences stay exact."""
+    v = np.rint(x * _FIXED).astype(np.int64)
+    cs = np.cumsum(v)
+    base = np.r_[np.zeros(1, np.int64), cs][indptr[:-1]]
+    return (cs - np.repeat(base, np.diff(indptr))) / _FIXED
 
 
 def alias_tables(q: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -280,10 +182,12 @@ def alias_tables(q: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndar
     ``E_{j-1} <= D_{i-1} < E_j``; large j keeps ``prob = 1 - (D_{i*} - E_j)`` with i* the first
     i >= 0 with ``D_{i*} >= E_j``, and aliases to large j + 1 (the last large keeps prob 1). Cell c
     is then accepted with probability prob[c], otherwise it yields alias[c]; outcome k gets exactly
-    ``(prob_k + sum of (1 - prob_c) over cells c aliased to k) / s = q_k``, up to float rounding of
-    the prefix sums (< 1e-10 absolute on 30 M rows in 20 k groups of up to 3,000; the sums are kept
-    in q units, divided by s, to bound it). Both assignments are derived from one searchsorted of
-    the larges' keys ``group + E_j`` in the cells' keys ``group + D``, so they are consistent."""
+    ``(prob_k + sum of (1 - prob_c) over cells c aliased to k) / s = q_k``, up to the rounding of
+    the prefix sums (kept in q units, divided by s, and summed exactly in 2^-60 fixed point per
+    group, ``_within_cumsum``, so a group's table does not depend on the other groups of the
+    array). Both assignments are derived from one searchsorted of the larges' keys
+    ``(group, E_j)`` in the cells' keys ``(group, D)`` (compared exactly, as complex numbers), so
+    they are consistent."""
     n = len(q)
     prob, alias = np.ones(n), np.arange(n, dtype=np.int64)
     if n == 0:
@@ -301,16 +205,15 @@ def alias_tables(q: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndar
     n_large = np.bincount(gl, minlength=n_groups)
     first_lg = np.r_[0, np.cumsum(n_large)[:-1]]
     # D per cell: inclusive cumulative deficit of the group's smalls (flat over larges)
-    D = np.cumsum(np.where(large, 0.0, inv_s - q))
     starts = indptr[:-1]
-    D -= np.where(starts > 0, D[np.maximum(starts - 1, 0)], 0.0)[gid]
-    kD = gid + D
-    E = np.cumsum(q[lg] - inv_s[lg])
-    E -= np.r_[0.0, E][first_lg][gl]
-    kE = gl + E
+    D = _within_cumsum(np.where(large, 0.0, inv_s - q), indptr)
+    E = _within_cumsum(q[lg] - inv_s[lg], np.r_[first_lg, len(lg)])
+    # (group, D) keys compared lexicographically: complex numbers sort by real, then imaginary part
+    kD = gid + 1j * D
+    kE = gl + 1j * E
     # i*: first cell of the group with D >= E_j (a small cell, as D only grows at smalls); where
     # E_j <= 0 the large is used up before any small (i* = "cell -1", D_0 = 0)
-    before = kE <= gl
+    before = E <= 0
     istar = np.searchsorted(kD, kE, side="left")
     istar[before] = starts[gl[before]] - 1
     found = istar < indptr[1:][gl]  # else no small reaches E_j (the last large, or rounding)
@@ -329,52 +232,118 @@ def alias_tables(q: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.ndar
     return prob, alias
 
 
-def draw_positions(csr: TranslationCSR, group: np.ndarray, k: int, strategy: str,
-                   rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
-    """Positions into the CSR arrays, shape (n, k), and a validity mask."""
-    n = len(group)
-    has = group >= 0
-    if len(csr.indptr) <= 1:
-        if strategy == "sample":
-            rng.random((n, k))  # keep the stream position: K uniforms per event
-        return np.zeros((n, k), np.int64), np.zeros((n, k), bool)
-    g = np.where(has, group, 0)
-    lo, size = csr.indptr[g], csr.sizes[g]
-    if strategy == "topk":
-        pos = lo[:, None] + np.arange(k)[None, :]
-        valid = has[:, None] & (np.arange(k)[None, :] < size[:, None])
-        return np.where(valid, pos, 0), valid
-    u = rng.random((n, k))
-    pos = _alias_draw(csr, lo, size.astype(np.float64), u)
-    return pos, np.broadcast_to(has[:, None], (n, k))
+# Per CSR cell, everything a draw that lands on it can output, in 64 bytes (one cache line, so a
+# draw costs one cache miss however large its group): two 32-byte halves, the cell's own (alias
+# acceptance threshold, p, p_hat, n_users_ji, target code) and its alias's (same fields, no
+# threshold). A draw reads the threshold of cell c (float64 element 8c), then copies half 2c
+# (accepted) or 2c + 1 (rejected): both from the same line.
+_HALF = np.dtype([("prob", "<f8"), ("p", "<f8"), ("p_hat", "<f8"), ("n_users_ji", "<i4"),
+                  ("target_code", "<i4")])
+_HALF_RAW = np.dtype((np.void, _HALF.itemsize))
+_N_USERS_MAX = np.iinfo(np.int32).max
 
 
-_ALIAS = np.dtype([("prob", "<f8"), ("alias", "<i8")])
+def _aligned_cells(n: int) -> np.ndarray:
+    """2n _HALF records (n cells) starting on a 64-byte boundary (one cell per cache line)."""
+    buf = np.empty(n * 64 + 64, np.uint8)
+    off = (-buf.ctypes.data) % 64
+    return buf[off:off + n * 64].view(_HALF)
 
 
-def _alias_cells(csr: TranslationCSR) -> np.ndarray:
-    """prob and alias packed per cell (16 bytes: a draw is one random gather), as raw items."""
-    cells = getattr(csr, "_alias_packed", None)
-    if cells is None:
-        cells = np.empty(len(csr.prob), _ALIAS)
-        cells["prob"], cells["alias"] = csr.prob, csr.alias
-        cells = csr._alias_packed = cells.view(np.dtype((np.void, _ALIAS.itemsize)))
-    return cells
+@dataclass
+class ChunkTables:
+    """One chunk of source items as CSR (rows in target_rank order): ``keys`` the source keys
+    (ascending), ``indptr`` the group bounds, per row p (p_norm), p_hat, n_users_ji, target_code;
+    ``q`` the sampled (tempered, nucleus-truncated) distribution, ``prob`` / ``alias`` its alias
+    tables (``alias`` a row position in the chunk); ``cells`` the packed draw records (_HALF pairs)."""
+    keys: np.ndarray
+    indptr: np.ndarray
+    p: np.ndarray
+    p_hat: np.ndarray
+    n_users_ji: np.ndarray
+    target_code: np.ndarray
+    q: np.ndarray
+    prob: np.ndarray
+    alias: np.ndarray
+    cells: np.ndarray
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    @classmethod
+    def build(cls, source_key: np.ndarray, target_code: np.ndarray, p: np.ndarray, p_hat: np.ndarray,
+              n_users_ji: np.ndarray, temperature: float = 1.0, top_p: float = 1.0,
+              strategy: str = "sample") -> "ChunkTables":
+        """Rows sorted by (source_key, target_rank); every source key's rows all in this chunk."""
+        n = len(source_key)
+        brk = np.flatnonzero(source_key[1:] != source_key[:-1]) + 1
+        starts = np.r_[np.zeros(min(n, 1), np.int64), brk]
+        keys = source_key[starts]
+        if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():
+            raise ValueError("sampling distribution is not sorted by source_key")
+        indptr = np.r_[starts, n].astype(np.int64)
+        if strategy != "sample":  # topk draws positions directly
+            return cls(keys, indptr, p, p_hat, n_users_ji, target_code, p, np.ones(n), np.arange(n),
+                       np.empty(0, _HALF))
+        q = tempered(p, indptr, temperature, top_p)
+        prob, alias = alias_tables(q, indptr)
+        if n and n_users_ji.max() > _N_USERS_MAX:
+            raise ValueError("n_users_ji above 2^31 - 1")
+        # n_users_ji and target_code share one 8-byte word per half
+        nt = n_users_ji.astype(np.int64) | (target_code.astype(np.int64) << 32)
+        cells = _aligned_cells(n)
+        f8 = cells.view(np.float64).reshape(n, 8)
+        i8 = f8.view(np.int64)
+        for a in range(0, n, BLOCK_ROWS):  # a block at a time: each line written while in cache
+            e = min(a + BLOCK_ROWS, n)
+            al = alias[a:e]
+            f8[a:e, 0], f8[a:e, 1], f8[a:e, 2], i8[a:e, 3] = prob[a:e], p[a:e], p_hat[a:e], nt[a:e]
+            f8[a:e, 4], f8[a:e, 5], f8[a:e, 6], i8[a:e, 7] = 0.0, p[al], p_hat[al], nt[al]
+        return cls(keys, indptr, p, p_hat, n_users_ji, target_code, q, prob, alias, cells)
 
 
-def _alias_draw(csr: TranslationCSR, lo: np.ndarray, size: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Alias draws: shape of ``u``; ``lo`` / ``size`` per row (event). ``u < 1`` gives
-    ``u * s < s`` after rounding to nearest for every integer s (the exact product is at least half
-    a spacing below s unless s is a power of two, where it is representable), so the cell
-    ``floor(u * s)`` is always in the group."""
-    x = u * size[:, None]
-    b = x.astype(np.int64)
-    frac = x - b
-    b += lo[:, None]
-    a = np.take(_alias_cells(csr), b).view(_ALIAS)
-    # the fractional part of u * s is uniform on [0, 1) and independent of the cell
-    return np.where(frac < a["prob"], b, a["alias"])
+def _chunks(distribution: Iterable[pa.RecordBatch], chunk_pairs: int, cfg: SamplingConfig
+            ) -> Iterator[ChunkTables]:
+    """Complete groups of the (source_key, target_rank)-ordered stream, about ``chunk_pairs`` rows
+    per chunk (a source item is never split; one larger than chunk_pairs makes a chunk alone)."""
+    pend: list[list[np.ndarray]] = []
+    n_pend = 0
+    last = None
 
+    def build(cols: list[np.ndarray]) -> ChunkTables:
+        nonlocal last
+        t = ChunkTables.build(*cols, temperature=cfg.temperature, top_p=cfg.top_p, strategy=cfg.strategy)
+        if last is not None and len(t.keys) and t.keys[0] <= last:
+            raise ValueError("sampling distribution is not sorted by source_key")
+        if len(t.keys):
+            last = t.keys[-1]
+        return t
+
+    types = (np.int64, np.int32, np.float64, np.float64, np.int64)
+    for batch in distribution:
+        if not batch.num_rows:
+            continue
+        pend.append([_np(batch[c], t) for c, t in zip(DIST_COLUMNS, types)])
+        n_pend += batch.num_rows
+        if n_pend < chunk_pairs:
+            continue
+        cols = [np.concatenate([b[i] for b in pend]) if len(pend) > 1 else pend[0][i] for i in range(5)]
+        key = cols[0]
+        cut = int(np.searchsorted(key, key[-1], side="left"))  # the last group may go on
+        if key[cut] != key[-1] or (cut and key[cut - 1] > key[cut]):
+            raise ValueError("sampling distribution is not sorted by source_key")
+        if cut == 0:
+            pend, n_pend = [cols], len(key)
+            continue
+        yield build([c[:cut] for c in cols])
+        pend, n_pend = [[c[cut:] for c in cols]], len(key) - cut
+    if n_pend:
+        cols = [np.concatenate([b[i] for b in pend]) for i in range(5)]
+        yield build(cols)
+
+
+# ---------------------------------------------------------------------------------- sampling
 
 def confidence(p: np.ndarray, kind: str) -> np.ndarray:
     if kind == "uniform":
@@ -390,82 +359,307 @@ def _dict_column(indices: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArra
                                           safe=False)
 
 
-def sample_batch(events: pa.RecordBatch | pa.Table, csr: TranslationCSR, cfg: SamplingConfig,
-                 rng: np.random.Generator | None) -> pa.Table:
-    """Synthetic events for one ordered batch of source events (``STREAM_SCHEMA``: the text columns
-    dictionary-encoded, see the module doc).
+def _compact(codes: np.ndarray, dictionary: pa.Array) -> pa.DictionaryArray:
+    """Dictionary column of ``codes``; a dictionary larger than the batch is cut to the codes used
+    (DuckDB converts a batch's whole dictionary)."""
+    if len(dictionary) <= max(len(codes) // 4, 1024):
+        return _dict_column(codes, dictionary)
+    used = np.zeros(len(dictionary), bool)
+    used[codes] = True
+    keep = np.flatnonzero(used)
+    lut = np.zeros(len(dictionary), np.int32)
+    lut[keep] = np.arange(len(keep), dtype=np.int32)
+    return _dict_column(lut[codes], dictionary.take(pa.array(keep)))
 
-    ``events`` columns: user_id, source_domain, source_item, event_ts, label and optionally
-    n_user_events (the user's source-event count over the whole input, for user_weight_alpha)."""
-    n = events.num_rows
+
+def _event_rows(a: np.ndarray, k: int, ev: np.ndarray | None) -> np.ndarray:
+    """Per-event values -> per synthetic row (event-major, K rows per event, or rows ``ev``)."""
+    return np.repeat(a, k) if ev is None else a[ev]
+
+
+def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: SamplingConfig,
+                  rng: np.random.Generator | None, sources: SourceItems, target_dict: pa.Array
+                  ) -> pa.RecordBatch:
+    """Synthetic rows (``STREAM_SCHEMA``) for a batch of events sorted by source_key whose source
+    items are all in ``tables`` or have no translation (those are dropped and draw nothing)."""
     k = cfg.k
-    group = csr.group_of(events["source_domain"], events["source_item"])
+    key = _np(events["source_key"], np.int64)
+    n = len(key)
+    brk = np.flatnonzero(key[1:] != key[:-1]) + 1
+    run_start = np.r_[np.zeros(min(n, 1), np.int64), brk]
+    run_key = key[run_start]
+    run_len = np.diff(np.r_[run_start, n])
+    g = np.searchsorted(tables.keys, run_key)
+    ok = g < len(tables.keys)
+    ok[ok] = tables.keys[g[ok]] == run_key[ok]
+    if not ok.all():  # source items without translation: no draws, no uniforms
+        events = events.filter(pa.array(np.repeat(ok, run_len)))
+        g, run_key, run_len = g[ok], run_key[ok], run_len[ok]
+        n = int(run_len.sum())
+    lo = tables.indptr[g]
+    size = tables.indptr[g + 1] - lo
+    ev_run = np.repeat(np.arange(len(run_len), dtype=np.int32), run_len)
+    ev = None  # synthetic row -> event index; None: every event has its K rows
     if cfg.strategy == "sample":
-        u = rng.random((n, k))  # K uniforms per event, also for events without translation
-        has = group >= 0
-        if has.all():
-            ev, g = None, group
+        # K uniforms per event, in event order. Blocks of BLOCK_ROWS rows keep one block's
+        # temporaries in L2 between the passes (the threshold read and the record copy hit the
+        # same line); every operand is a contiguous row-long array (numpy is slow on (n, K)
+        # arrays broadcast against (n, 1) ones).
+        r = n * k
+        rows_per_run = run_len * k
+        s_row = np.repeat(size.astype(np.float64), rows_per_run)
+        lo_row = np.repeat(lo, rows_per_run)
+        p, p_hat = np.empty(r), np.empty(r)
+        n_users, target = np.empty(r, np.int64), np.empty(r, np.int32)
+        f8, half = tables.cells.view(np.float64), tables.cells.view(_HALF_RAW)
+        for a in range(0, r, BLOCK_ROWS):
+            e = min(a + BLOCK_ROWS, r)
+            x = rng.random(e - a)
+            x *= s_row[a:e]
+            c = x.astype(np.int64)
+            x -= c  # fractional part: uniform on [0, 1), independent of the cell
+            c += lo_row[a:e]
+            prob = np.take(f8, c << 3)  # threshold of cell c: float64 number 8c
+            c <<= 1
+            c += x >= prob  # half 2c (accepted) or 2c + 1 (its alias)
+            rec = np.take(half, c).view(_HALF)
+            p[a:e], p_hat[a:e], n_users[a:e], target[a:e] = \
+                rec["p"], rec["p_hat"], rec["n_users_ji"], rec["target_code"]
+        if cfg.min_confidence > 0:
+            sel = np.flatnonzero(p_hat >= cfg.min_confidence)
+            p, p_hat, n_users, target = p[sel], p_hat[sel], n_users[sel], target[sel]
+            ev, draw = (sel // k).astype(np.int32), (sel % k).astype(np.int32)
         else:
-            ev, g, u = np.flatnonzero(has), group[has], u[has]
-        if len(csr.indptr) > 1:
-            pos = _alias_draw(csr, csr.indptr[g], csr.size_f[g], u).ravel()
-        else:
-            pos = np.zeros(0, np.int64)
-        ev_idx = np.repeat(np.arange(n, dtype=np.int32) if ev is None else ev.astype(np.int32), k)
-        draw = np.tile(np.arange(k, dtype=np.int32), len(pos) // k)
+            draw = np.tile(np.arange(k, dtype=np.int32), n)
     else:
-        pos, valid = draw_positions(csr, group, k, cfg.strategy, rng)
-        ev_idx = np.broadcast_to(np.arange(n, dtype=np.int32)[:, None], pos.shape)
-        draw = np.broadcast_to(np.arange(k, dtype=np.int32)[None, :], pos.shape)
-        pos, ev_idx, draw = pos[valid], ev_idx[valid], draw[valid]
-    # one gather of the packed records (np.take on raw 32-byte items: numpy's fast path)
-    cell = np.take(csr.cells.view(np.dtype((np.void, _CELL.itemsize))), pos).view(_CELL)
-    if cfg.min_confidence > 0:
-        keep = cell["p_hat"] >= cfg.min_confidence
-        cell, ev_idx, draw = cell[keep], ev_idx[keep], draw[keep]
-    p = np.ascontiguousarray(cell["p"])
-    weight = confidence(p, cfg.confidence_weight)
-    names = events.schema.names
-    if cfg.user_weight_alpha > 0:
-        if "n_user_events" in names:
-            n_u = events["n_user_events"].to_numpy().astype(np.float64)
+        kk = np.arange(k)
+        pos = np.repeat(lo, run_len)[:, None] + kk
+        valid = kk < np.repeat(size, run_len)[:, None]
+        if cfg.min_confidence > 0:
+            valid &= tables.p_hat[np.minimum(pos, len(tables.p_hat) - 1)] >= cfg.min_confidence
+        if not valid.all():
+            sel = np.flatnonzero(valid.ravel())
+            pos, ev, draw = pos.ravel()[sel], (sel // k).astype(np.int32), (sel % k).astype(np.int32)
         else:
-            _, inv, cnt = np.unique(events["user_id"].to_numpy(zero_copy_only=False),
-                                    return_inverse=True, return_counts=True)
-            n_u = cnt[inv].astype(np.float64)
-        weight = weight * n_u[ev_idx] ** (-cfg.user_weight_alpha)
-    take = pa.array(ev_idx, pa.int32())
-    label = _plain(events["label"], pa.int32()).take(take) if "label" in names \
-        else pa.array(np.ones(len(ev_idx), np.int32))
-    return pa.table({
-        "user_id": _dict_column(ev_idx, _plain(events["user_id"])),
-        "target_item": _dict_column(cell["target_code"], csr.target_dict),
-        "source_domain": _dict_column(ev_idx, _plain(events["source_domain"])),
-        "source_item": _dict_column(ev_idx, _plain(events["source_item"])),
-        "event_ts": _plain(events["event_ts"], pa.timestamp("us")).take(take),
-        "p": pa.array(p),
-        "p_hat": pa.array(np.ascontiguousarray(cell["p_hat"])),
-        "n_users_ji": pa.array(np.ascontiguousarray(cell["n_users_ji"])),
-        "weight": pa.array(weight),
-        "label": label,
-        "draw": pa.array(draw, pa.int32()),
-    }, schema=STREAM_SCHEMA)
+            pos, draw = pos.ravel(), np.tile(np.arange(k, dtype=np.int32), n)
+        p, p_hat = np.take(tables.p, pos), np.take(tables.p_hat, pos)
+        n_users, target = np.take(tables.n_users_ji, pos), np.take(tables.target_code, pos)
+    # per-event columns (user_id, event_ts, label, the user weight) are dictionary-encoded with the
+    # row's event index as the index: no per-row copy of their values
+    ev_idx = np.repeat(np.arange(n, dtype=np.int32), k) if ev is None else ev
+    if cfg.user_weight_alpha > 0:
+        if "n_user_events" not in events.schema.names:
+            raise ValueError("user_weight_alpha > 0 needs the events' n_user_events column")
+        w_u = _np(events["n_user_events"], np.float64) ** (-cfg.user_weight_alpha)
+    else:
+        w_u = np.ones(n)
+    if cfg.confidence_weight == "uniform":
+        weight = _dict_column(ev_idx, pa.array(w_u))
+    else:
+        w = confidence(p, cfg.confidence_weight)
+        if cfg.user_weight_alpha > 0:
+            w *= w_u[ev_idx]
+        weight = _dict_column(np.arange(len(w), dtype=np.int32), pa.array(w))
+    take_src = pa.array(np.searchsorted(sources.keys, run_key))
+    label = _plain(events["label"], pa.int32()) if "label" in events.schema.names \
+        else pa.array(np.ones(n, np.int32))
+    run_rows = _event_rows(ev_run, k, ev)
+    return pa.RecordBatch.from_arrays([
+        _dict_column(ev_idx, _plain(events["user_id"])),
+        _compact(target, target_dict),
+        _dict_column(run_rows, sources.domain.take(take_src)),
+        _dict_column(run_rows, sources.item.take(take_src)),
+        _dict_column(ev_idx, _plain(events["event_ts"], pa.timestamp("us"))),
+        pa.array(p),
+        pa.array(p_hat),
+        pa.array(n_users),
+        weight,
+        _dict_column(ev_idx, label),
+        pa.array(draw),
+    ], schema=STREAM_SCHEMA)
 
 
-def sample_stream(batches: Iterable[pa.RecordBatch], translation: pa.Table,
-                  cfg: SamplingConfig) -> Iterator[pa.RecordBatch]:
-    """Stream synthetic events batch by batch (bounded memory; ``STREAM_SCHEMA``); the same rows as
-    sample_synthetic."""
-    csr = TranslationCSR.from_translation(translation, cfg.temperature, cfg.top_p)
+def sample_sorted(distribution: Iterable[pa.RecordBatch], events: Iterable[pa.RecordBatch],
+                  cfg: SamplingConfig, target_dict: pa.Array, sources: SourceItems,
+                  chunk_pairs: int = CHUNK_PAIRS) -> Iterator[pa.RecordBatch]:
+    """Stream synthetic rows (``STREAM_SCHEMA``) from the two source_key-ordered streams (see the
+    module doc): one chunk of source items' tables and one event batch in memory at a time."""
+    yield from sample_chunks(_chunks(distribution, chunk_pairs, cfg), events, cfg, target_dict, sources)
+
+
+def sample_chunks(chunks: Iterable[ChunkTables], events: Iterable[pa.RecordBatch], cfg: SamplingConfig,
+                  target_dict: pa.Array, sources: SourceItems) -> Iterator[pa.RecordBatch]:
+    """``sample_sorted`` from its chunk tables (built or prebuilt, ascending source keys)."""
     rng = np.random.Generator(np.random.PCG64(cfg.seed)) if cfg.strategy == "sample" else None
-    for batch in batches:
-        if batch.num_rows:
-            yield from sample_batch(batch, csr, cfg, rng).to_batches()
+    target_dict = _plain(target_dict)
+    ev_iter = iter(events)
+    carry, last = None, None
+    for tables in chunks:
+        hi = tables.keys[-1]
+        while True:
+            if carry is None:
+                carry = next(ev_iter, None)
+                if carry is None:
+                    break
+                if not carry.num_rows:
+                    carry = None
+                    continue
+                key = _np(carry["source_key"], np.int64)
+                if (last is not None and key[0] < last) or not (key[1:] >= key[:-1]).all():
+                    raise ValueError("source events are not sorted by source_key")
+                last = key[-1]
+            key = _np(carry["source_key"], np.int64)
+            cut = int(np.searchsorted(key, hi, side="right"))
+            if cut:
+                out = sample_events(tables, carry.slice(0, cut), cfg, rng, sources, target_dict)
+                if out.num_rows:
+                    yield out
+            if cut < carry.num_rows:
+                carry = carry.slice(cut)
+                break
+            carry = None
+    # events after the last chunk's source items have no translation: nothing to draw
+
+
+# ------------------------------------------------------------------- in-memory (text ids) path
+
+def _source_text(domain, item) -> pa.Array:
+    return pc.binary_join_element_wise(_plain(domain), _plain(item), "\x1f")
+
+
+def encode_translation(translation: pa.Table) -> tuple[pa.Table, SourceItems, pa.Array, pa.Array]:
+    """A text-keyed translation as the sampler's input: the distribution in (source_key,
+    target_rank) order (source_key = rank of (source_domain, source_item) in text order, as
+    int_items numbers them), the source items, the target dictionary and the sorted key texts."""
+    dom, item = _plain(translation["source_domain"]), _plain(translation["source_item"])
+    text = _source_text(dom, item)
+    uniq = pc.unique(text)
+    uniq = uniq.take(pc.sort_indices(uniq))
+    key = pc.index_in(text, value_set=uniq).to_numpy(zero_copy_only=False).astype(np.int64)
+    tcode, tdict = _encode(translation["target_item"])
+    rank = _np(translation["target_rank"], np.int64)
+    order = np.lexsort((rank, key))
+    first = order[np.r_[np.zeros(min(len(order), 1), np.int64), np.flatnonzero(np.diff(key[order])) + 1]]
+    dist = pa.table({
+        "source_key": key[order],
+        "target_code": tcode[order].astype(np.int32),
+        "p_norm": _np(translation["p_norm"], np.float64)[order],
+        "p_hat": _np(translation["p_hat"], np.float64)[order],
+        "n_users_ji": _np(translation["n_users_ji"], np.int64)[order],
+    })
+    sources = SourceItems(np.arange(len(uniq), dtype=np.int64), dom.take(pa.array(first)),
+                          item.take(pa.array(first)))
+    return dist, sources, tdict, uniq
+
+
+def encode_events(events: pa.Table, key_text: pa.Array) -> pa.Table:
+    """Source events with text ids -> the sampler's event stream: source_key attached (position in
+    ``key_text``), events without translation dropped, n_user_events (over all the events) added
+    when missing, sorted by (source_key, user_id, event_ts, label)."""
+    names = events.schema.names
+    n = events.num_rows
+    if "n_user_events" not in names:
+        codes, _ = _encode(events["user_id"])
+        n_u = np.bincount(codes).astype(np.int64)[codes] if n else np.zeros(0, np.int64)
+    else:
+        n_u = _np(events["n_user_events"], np.int64)
+    key = pc.fill_null(pc.index_in(_source_text(events["source_domain"], events["source_item"]),
+                                   value_set=key_text), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    t = pa.table({
+        "source_key": key,
+        "user_id": _plain(events["user_id"]),
+        "event_ts": _plain(events["event_ts"], pa.timestamp("us")),
+        "label": _plain(events["label"], pa.int32()) if "label" in names else pa.array(np.ones(n, np.int32)),
+        "n_user_events": n_u,
+    })
+    t = t.filter(pa.array(key >= 0))
+    return t.sort_by([(c, "ascending") for c in EVENT_ORDER])
+
+
+def sample_stream(events: pa.Table, translation: pa.Table, cfg: SamplingConfig,
+                  chunk_pairs: int = CHUNK_PAIRS, batch_events: int = BATCH_EVENTS) -> Iterator[pa.RecordBatch]:
+    """In-memory tables with text ids (columns of int_source_events and translation): encoded
+    (``encode_translation`` / ``encode_events``) and streamed through ``sample_synthetic``'s
+    core, ``sample_sorted`` (``STREAM_SCHEMA`` batches)."""
+    dist, sources, tdict, key_text = encode_translation(translation)
+    ev = encode_events(events, key_text)
+    yield from sample_sorted(dist.to_batches(max_chunksize=max(chunk_pairs // 4, 1)),
+                             ev.to_batches(max_chunksize=batch_events), cfg, tdict, sources, chunk_pairs)
 
 
 def sample_synthetic(source_events: pa.Table, translation: pa.Table,
-                     cfg: SamplingConfig = SamplingConfig()) -> pa.Table:
-    """All synthetic events for an ordered table of source events (see sample_batch), text columns
-    decoded to plain strings (``OUTPUT_SCHEMA``)."""
-    batches = list(sample_stream(source_events.to_batches(), translation, cfg))
+                     cfg: SamplingConfig = SamplingConfig(), chunk_pairs: int = CHUNK_PAIRS,
+                     batch_events: int = BATCH_EVENTS) -> pa.Table:
+    """All synthetic events (text columns decoded, ``OUTPUT_SCHEMA``) for source events and a
+    translation with text ids; rows in (source item, user_id, event_ts, label, draw) order."""
+    batches = list(sample_stream(source_events, translation, cfg, chunk_pairs, batch_events))
     return pa.Table.from_batches(batches, schema=STREAM_SCHEMA).cast(OUTPUT_SCHEMA)
+
+
+# -------------------------------------------------------------------------------- dbt inputs
+
+def distribution_sql(translation_sql: str, items_sql: str) -> str:
+    """The sampler's distribution stream from the translation (text ids) and int_items (integer
+    keys): (source_key, target_key, p_norm, p_hat, n_users_ji) in (source_key, target_rank)
+    order. item_key numbers (domain, item_id) in text order, so this is also (source_domain,
+    source_item) order."""
+    return f"""
+        with items as (select * from ({items_sql})),
+        tr as (select * from ({translation_sql}))
+        select s.item_key as source_key, t.item_key as target_key, tr.p_norm, tr.p_hat, tr.n_users_ji
+        from tr
+        inner join items as s
+            on s.domain_role = 'source' and tr.source_domain = s.domain and tr.source_item = s.item_id
+        inner join items as t on t.domain_role = 'target' and tr.target_item = t.item_id
+        order by source_key, tr.target_rank"""
+
+
+def sources_sql(translation_sql: str, items_sql: str) -> str:
+    """Source items with a translation: (source_key, source_domain, source_item) by source_key."""
+    return f"""
+        with items as (select * from ({items_sql})),
+        tr as (select * from ({translation_sql}))
+        select s.item_key as source_key, s.domain as source_domain, s.item_id as source_item
+        from tr
+        inner join items as s
+            on s.domain_role = 'source' and tr.source_domain = s.domain and tr.source_item = s.item_id
+        where tr.target_rank = 1
+        order by source_key"""
+
+
+def targets_sql(items_sql: str) -> str:
+    """Target items by key: (target_key, target_item)."""
+    return f"""select item_key as target_key, item_id as target_item from ({items_sql})
+        where domain_role = 'target' order by item_key"""
+
+
+def events_sql(events_sql_: str, sources_sql_: str) -> str:
+    """Source events with a translation, keyed and in the sampler's order."""
+    return f"""
+        with src as ({sources_sql_}),
+        ev as (select * from ({events_sql_}))
+        select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events
+        from ev
+        inner join src on ev.source_domain = src.source_domain and ev.source_item = src.source_item
+        order by src.source_key, ev.user_id, ev.event_ts, ev.label"""
+
+
+class TargetCodes:
+    """target_key -> target_code (index into ``dictionary``, the target items in key order)."""
+
+    def __init__(self, keys: np.ndarray, dictionary: pa.Array):
+        self.keys, self.dictionary = keys, _plain(dictionary)
+        self.base = int(keys[0]) if len(keys) else 0
+        self.dense = bool(len(keys) == 0 or keys[-1] - keys[0] == len(keys) - 1)
+
+    def __call__(self, target_key: np.ndarray) -> np.ndarray:
+        code = target_key - self.base if self.dense else np.searchsorted(self.keys, target_key)
+        return code.astype(np.int32)
+
+    def batches(self, reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """(source_key, target_key, ...) batches -> DIST_COLUMNS batches."""
+        for b in reader:
+            code = self(_np(b["target_key"], np.int64))
+            yield pa.RecordBatch.from_arrays(
+                [b["source_key"], pa.array(code), b["p_norm"], b["p_hat"], b["n_users_ji"]],
+                names=list(DIST_COLUMNS))
