@@ -1,6 +1,6 @@
 """Synthetic target events (SCALR Algorithm 1): a thin wrapper around scalr.sampling.
 
-Streams, with bounded memory: the translation (as integer-keyed sampling distribution) and the
+Streams, with bounded memory: int_translation (the integer-keyed sampling distribution) and the
 source events with a translation, both ordered by source item key, are read through two cursors
 and merged a chunk of source items at a time (scalr.sampling.sample_sorted)."""
 from scalr.dbt_config import ModelConfig
@@ -39,7 +39,7 @@ def model(dbt, session):
         min_confidence=c.get("min_confidence", 0.0, float),
         user_weight_alpha=c.get("user_weight_alpha", 0.0, float),
     )
-    tr = dbt.ref("translation").sql_query()
+    tr = dbt.ref("int_translation").sql_query()
     items = dbt.ref("int_items").sql_query()
     src_sql = sources_sql(tr, items)
     src = _arrow(session.sql(src_sql))
@@ -49,7 +49,7 @@ def model(dbt, session):
     targets = TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks())
     # Two more cursors stream the ordered inputs while DuckDB writes this model's table on the
     # main connection.
-    dist = session.cursor().sql(distribution_sql(tr, items)).to_arrow_reader(BATCH_ROWS)
+    dist = session.cursor().sql(distribution_sql(tr)).to_arrow_reader(BATCH_ROWS)
     events = session.cursor().sql(events_sql(dbt.ref("int_source_events").sql_query(), src_sql)) \
         .to_arrow_reader(BATCH_ROWS)
     batches = sample_sorted(targets.batches(dist), events, cfg, targets.dictionary, sources)

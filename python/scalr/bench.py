@@ -195,7 +195,7 @@ def _ts(s: str) -> float:
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=dt.timezone.utc).timestamp()
 
 
-def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str = "+synthetic_events_aligned",
+def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str = "+synthetic_events_aligned translation",
             command: str = "run", memory_limit: str = "6GB", threads: int = 2) -> dict:
     """Run the project's models; per-model seconds, rows and peak RSS."""
     db = work / "bench.duckdb"
@@ -353,12 +353,12 @@ def sampling_inputs(db: Path) -> dict:
     events with a translation, both ordered by source item key (the same SQL as the model), the
     source items and the target dictionary."""
     from scalr.sampling import SourceItems, TargetCodes, distribution_sql, events_sql, sources_sql, targets_sql
-    tr, items = "select * from translation", "select * from int_items"
+    tr, items = "select * from int_translation", "select * from int_items"
     with duckdb.connect(str(db), read_only=True) as con:
         src = _arrow(con.sql(sources_sql(tr, items)))
         tg = _arrow(con.sql(targets_sql(items)))
         targets = TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks())
-        dist = list(targets.batches(con.sql(distribution_sql(tr, items)).to_arrow_reader(1_000_000)))
+        dist = list(targets.batches(con.sql(distribution_sql(tr)).to_arrow_reader(1_000_000)))
         events = list(con.sql(events_sql("select * from int_source_events", sources_sql(tr, items)))
                       .to_arrow_reader(1_000_000))
     sources = SourceItems(src["source_key"].to_numpy(), src["source_domain"].combine_chunks(),

@@ -598,20 +598,15 @@ def sample_synthetic(source_events: pa.Table, translation: pa.Table,
 
 # -------------------------------------------------------------------------------- dbt inputs
 
-def distribution_sql(translation_sql: str, items_sql: str) -> str:
-    """The sampler's distribution stream from the translation (text ids) and int_items (integer
-    keys): (source_key, target_key, p_norm, p_hat, n_users_ji) in (source_key, target_rank)
-    order. item_key numbers (domain, item_id) in text order, so this is also (source_domain,
+def distribution_sql(translation_sql: str) -> str:
+    """The sampler's distribution stream from int_translation (integer item keys):
+    (source_key, target_key, p_norm, p_hat, n_users_ji) in (source_key, target_rank) order.
+    item_key numbers (domain, item_id) in text order, so this is also (source_domain,
     source_item) order."""
     return f"""
-        with items as (select * from ({items_sql})),
-        tr as (select * from ({translation_sql}))
-        select s.item_key as source_key, t.item_key as target_key, tr.p_norm, tr.p_hat, tr.n_users_ji
-        from tr
-        inner join items as s
-            on s.domain_role = 'source' and tr.source_domain = s.domain and tr.source_item = s.item_id
-        inner join items as t on t.domain_role = 'target' and tr.target_item = t.item_id
-        order by source_key, tr.target_rank"""
+        select source_key, target_key, p_norm, p_hat, n_users_ji
+        from ({translation_sql})
+        order by source_key, target_rank"""
 
 
 def sources_sql(translation_sql: str, items_sql: str) -> str:
@@ -619,12 +614,11 @@ def sources_sql(translation_sql: str, items_sql: str) -> str:
     return f"""
         with items as (select * from ({items_sql})),
         tr as (select * from ({translation_sql}))
-        select s.item_key as source_key, s.domain as source_domain, s.item_id as source_item
+        select tr.source_key, s.domain as source_domain, s.item_id as source_item
         from tr
-        inner join items as s
-            on s.domain_role = 'source' and tr.source_domain = s.domain and tr.source_item = s.item_id
+        inner join items as s on tr.source_key = s.item_key
         where tr.target_rank = 1
-        order by source_key"""
+        order by tr.source_key"""
 
 
 def targets_sql(items_sql: str) -> str:
