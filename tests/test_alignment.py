@@ -98,3 +98,31 @@ def test_a_bucket_without_synthetic_supply_is_left_out():
     assert not supplied[0] and res.real_share[0] > 0 and res.after_share[0] == 0
     others = res.real_share[supplied] / res.real_share[supplied].sum()
     assert tv_distance(res.after_share[supplied], others) < 0.01
+
+
+@pytest.mark.parametrize("method", ["uniform_positive", "bucket"])
+def test_selection_is_independent_of_the_sampler_stream(method):
+    """synthetic_events and the alignment share var synthetic_seed. The kept rows must be a random
+    subset of the synthetic rows, not the rows whose drawing uniform was small: with every target
+    item in one value bucket, the kept rows' target_rank must follow the same distribution as all
+    rows (two-sample chi-square). Reusing PCG64(seed) for the priorities kept mostly rank-1 draws."""
+    from scipy import stats
+
+    from scalr.sampling import SamplingConfig, sample_synthetic
+    from tests.test_sampling import events_for, planted_translation
+    tr = planted_translation(seed=3, sizes=(40, 40, 40, 40))
+    syn = sample_synthetic(events_for(tr, 6000), tr, SamplingConfig(k=3, seed=11))
+    targets = sorted(set(tr["target_item"].to_pylist()))
+    values = pa.table({"item_id": targets, "value": np.ones(len(targets))})
+    real = pa.table({"user_id": ["r"] * 5000, "item_id": [targets[0]] * 5000, "label": np.ones(5000, np.int32)})
+    kept = align(syn, real, values, AlignConfig(method, 10, 1.0, seed=11))
+    assert kept.num_rows == 5000
+    rank = dict(zip(zip(tr["source_item"].to_pylist(), tr["target_item"].to_pylist()), tr["target_rank"].to_pylist()))
+
+    def rank_hist(t):
+        r = np.array([rank[k] for k in zip(t["source_item"].to_pylist(), t["target_item"].to_pylist())])
+        return np.bincount(np.minimum(r, 10), minlength=11)[1:]  # ranks 1..9, 10+
+    all_h, kept_h = rank_hist(syn), rank_hist(kept)
+    expected = all_h / all_h.sum() * kept_h.sum()
+    p = stats.chisquare(kept_h, expected).pvalue
+    assert p > 1e-3, (kept_h, expected.round(1))
