@@ -12,6 +12,10 @@
 
 {% macro scalr_publish_marts(results, schema='published') -%}
   {%- if not execute or flags.WHICH not in ['run', 'build', 'retry'] -%}{{ return('select 1 as scalr_publish_skipped') }}{%- endif -%}
+  {%- if not var('publish_marts', true) -%}
+    {{ log("scalr publish: var publish_marts is false, not publishing; " ~ schema ~ ".* unchanged", info=True) }}
+    {{ return('select 1 as scalr_publish_skipped') }}
+  {%- endif -%}
   {%- if flags.EMPTY -%}
     {{ log("scalr publish: --empty run (no rows), not publishing", info=True) }}
     {{ return('select 1 as scalr_publish_skipped') }}

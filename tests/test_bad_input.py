@@ -409,6 +409,13 @@ def test_failed_builds_keep_previous_marts_and_published(tmp_path, dbt):
     pd.testing.assert_frame_equal(res.table("published.translation", order), a)
     assert translation_of(res) == reference(rows_b)  # nothing was written
 
+    # (4b) a good build with var publish_marts false: main holds B, published still A
+    res = build(select="+translation", vars={"publish_marts": False})
+    assert res.ok, res.output[-3000:]
+    assert "var publish_marts is false, not publishing" in res.output
+    assert translation_of(res) == reference(rows_b)
+    pd.testing.assert_frame_equal(res.table("published.translation", order), a)
+
     # (5) a good build publishes B
     res = build(select="+translation")
     assert res.ok, res.output[-3000:]
