@@ -10,7 +10,7 @@ from scalr import bench
 def test_bench_smoke(tmp_path):
     out = tmp_path / "results"
     df = bench.main(["--source-events", "2e4", "--workdir", str(tmp_path / "work"), "--out", str(out),
-                     "--loop-events", "300"])
+                     "--loop-events", "300", "--threads", "1"])
     meta = df.attrs["meta"][0]
     assert meta["scalr_equals_scipy"] is True
     assert meta["pairs_scalr"] == meta["pairs_scipy"] == meta["pairs_pandas"] > 1000
@@ -26,6 +26,7 @@ def test_bench_smoke(tmp_path):
     for s in ["baseline: scipy.sparse S^T T + P_hat", "baseline: pandas merge + groupby + P_hat",
               "scalr: co-occurrence + P_hat vs scipy", "scalr: co-occurrence + P_hat vs pandas",
               "scalr SQL engine: co-occurrence + P_hat vs scipy", "scalr: co-occurrence + translation mart vs scipy",
-              "scalr.sampling (in process, 1 core)"]:
+              "scalr.sampling (in process, 1 core)", "thread scaling: dbt run raw -> aligned, 1 threads",
+              "thread scaling: co-occurrence + P_hat SQL engine, 1 threads"]:
         assert s in stages, s
     assert (got.loc[got.stage.str.startswith("scalr"), "speedup_vs_baseline"] > 0).all()

@@ -469,7 +469,8 @@ def cap_study(db: Path, caps: list[int]) -> pd.DataFrame:
 
 def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: int,
                memory_limit: str, keep: bool = False,
-               check_pairs: int = 100_000_000, dbt_only: bool = False) -> tuple[list[dict], dict]:
+               check_pairs: int = 100_000_000, dbt_only: bool = False,
+               scaling: list[int] | None = None) -> tuple[list[dict], dict]:
     spec = BenchSpec(source_events=int(n), **spec_kw)
     world_dir = work / f"world_{int(n)}"
     t0 = time.perf_counter()
@@ -497,6 +498,18 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
     add("dbt: total (raw events -> synthetic_events_aligned)", st.get("synthetic_events_aligned", {}).get("rows"),
         run["wall_s"], run["peak_rss_mb"], note="wall clock incl. dbt start-up and the publish hook; "
                                                 "RSS = whole run peak")
+    for t in scaling or []:
+        # the same world and models with t dbt threads and t DuckDB threads (publish off: the
+        # copy is not part of the pipeline's cost), and the co-occurrence SQL alone on t threads
+        sub = world_dir / f"threads_{t}"
+        sub.mkdir(exist_ok=True)
+        r = run_dbt(Path(world["path"]), sub, {**dbt_vars, "publish_marts": False}, memory_limit=memory_limit,
+                    threads=t)
+        add(f"thread scaling: dbt run raw -> aligned, {t} threads", r["stages"].get("synthetic_events_aligned", {})
+            .get("rows"), r["wall_s"], r["peak_rss_mb"], note=f"dbt --threads {t}, DuckDB threads {t}, publish_marts false")
+        add(f"thread scaling: co-occurrence + P_hat SQL engine, {t} threads", None,
+            engine_seconds(run["db"], world_dir / "target", CO_MODELS, threads=t))
+        shutil.rmtree(sub, ignore_errors=True)
     if dbt_only:
         meta = {"world": world, "spec": asdict(spec), "triples": None, "pairs_scipy": None, "pairs_pandas": None,
                 "pairs_scalr": None, "scalr_equals_scipy": None, "run_wall_s": run["wall_s"],
@@ -602,6 +615,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--keep", action="store_true", help="keep worlds and databases")
     ap.add_argument("--cap-study", default=None, help="comma-separated max_items_per_user values: "
                     "triples and TV distance of P_hat vs uncapped on each world (scipy, no dbt)")
+    ap.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,2,4,8,16: rerun the "
+                    "models per count (dbt and DuckDB threads) and time the co-occurrence SQL per count")
     ap.add_argument("--dbt-only", action="store_true", help="only generate the world and run dbt (per-model "
                     "seconds and RSS): no baselines, for worlds too large for scipy / pandas in memory")
     a = ap.parse_args(argv)
@@ -615,7 +630,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for n in sizes:
         caps = [int(c) for c in a.cap_study.split(",")] if a.cap_study else []
         rows, meta = bench_size(n, work, spec_kw, json.loads(a.vars), a.loop_events, a.memory_limit,
-                                a.keep or bool(caps), dbt_only=a.dbt_only)
+                                a.keep or bool(caps), dbt_only=a.dbt_only,
+                                scaling=[int(t) for t in a.threads.split(",")] if a.threads else None)
         if caps:
             cs = cap_study(Path(meta["db"]), caps)
             cs.insert(0, "source_events", int(n))
