@@ -17,7 +17,13 @@
 
 {% macro scalr_file_columns(path, var_name='events_path', model_name='base_events') -%}
   {#- Column names of a file (lower-cased); errors name the model, the variable and the path. -#}
-  {%- if not execute -%}{{ return([]) }}{%- endif -%}
+  {{ return(scalr_file_column_types(path, var_name, model_name).keys() | list) }}
+{%- endmacro %}
+
+{% macro scalr_file_column_types(path, var_name='events_path', model_name='base_events') -%}
+  {#- {lower-cased column name: upper-cased engine type} of a file (all VARCHAR for text files);
+      errors name the model, the variable and the path. -#}
+  {%- if not execute -%}{{ return({}) }}{%- endif -%}
   {%- if not path -%}
     {{ scalr_fail(model_name, "var " ~ var_name ~ " is empty (0 files, 0 rows)") }}
   {%- endif -%}
@@ -25,12 +31,6 @@
   {%- if n == 0 -%}
     {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist)") }}
   {%- endif -%}
-  {{ return(scalr_file_column_types(path).keys() | list) }}
-{%- endmacro %}
-
-{% macro scalr_file_column_types(path) -%}
-  {#- {lower-cased column name: upper-cased engine type} of a file (all VARCHAR for text files). -#}
-  {%- if not execute -%}{{ return({}) }}{%- endif -%}
   {%- set rel = run_query("describe select * from " ~ scalr_read_file(path) ~ " limit 0") -%}
   {%- set types = {} -%}
   {%- for r in rel.rows -%}{%- do types.update({r[0] | lower: r[1] | upper}) -%}{%- endfor -%}

@@ -3,18 +3,13 @@
 Streams, with bounded memory: int_translation (the integer-keyed sampling distribution) and the
 source events with a translation, both ordered by source item key, are read through two cursors
 and merged a chunk of source items at a time (scalr.sampling.sample_sorted)."""
-from scalr.dbt_config import ModelConfig
-from scalr.sampling import (STREAM_SCHEMA, SamplingConfig, SourceItems, TargetCodes, distribution_sql,
-                            events_sql, sample_sorted, sources_sql, targets_sql)
+from scalr.dbt_config import ModelConfig, arrow_of
+from scalr.sampling import (STREAM_SCHEMA, SamplingConfig, distribution_sql, events_sql, read_item_codes,
+                            sample_sorted, sources_sql)
 
 import pyarrow as pa
 
 BATCH_ROWS = 1_000_000
-
-
-def _arrow(rel):
-    t = rel.arrow()
-    return t.read_all() if hasattr(t, "read_all") else t
 
 
 def model(dbt, session):
@@ -41,17 +36,12 @@ def model(dbt, session):
     )
     tr = dbt.ref("int_translation").sql_query()
     items = dbt.ref("int_items").sql_query()
-    src_sql = sources_sql(tr, items)
-    src = _arrow(session.sql(src_sql))
-    sources = SourceItems(src["source_key"].to_numpy(), src["source_domain"].combine_chunks(),
-                          src["source_item"].combine_chunks())
-    tg = _arrow(session.sql(targets_sql(items)))
-    targets = TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks())
+    sources, targets = read_item_codes(lambda q: arrow_of(session, session.sql(q)), tr, items)
     # Two more cursors stream the ordered inputs while DuckDB writes this model's table on the
     # main connection.
     dist = session.cursor().sql(distribution_sql(tr)).to_arrow_reader(BATCH_ROWS)
-    events = session.cursor().sql(events_sql(dbt.ref("int_source_events").sql_query(), src_sql)) \
-        .to_arrow_reader(BATCH_ROWS)
+    source_events = dbt.ref("int_source_events").sql_query()
+    events = session.cursor().sql(events_sql(source_events, sources_sql(tr, items))).to_arrow_reader(BATCH_ROWS)
     batches = sample_sorted(targets.batches(dist), events, cfg, targets.dictionary, sources)
     # text columns arrive dictionary-encoded (no string copy per row); DuckDB stores them as VARCHAR
     return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, batches)

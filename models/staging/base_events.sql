@@ -6,8 +6,8 @@
 {{ config(materialized='view') }}
 {%- set path = var('events_path') -%}
 {%- set time_col = var('event_time_column') | lower -%}
-{%- set cols = scalr_file_columns(path, 'events_path', 'base_events') -%}
-{%- set types = scalr_file_column_types(path) if execute else {} -%}
+{%- set types = scalr_file_column_types(path, 'events_path', 'base_events') -%}
+{%- set cols = types.keys() | list -%}
 {%- set time_sql = 'cast(' ~ adapter.quote(time_col) ~ ' as varchar)' -%}
 {%- set typed_ts = scalr_typed_time(adapter.quote(time_col), types.get(time_col), var('event_time_unit')) -%}
 {%- if execute -%}

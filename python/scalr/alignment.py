@@ -34,6 +34,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scalr.sampling import plain_array as _plain
+
 METHODS = ("none", "bucket", "uniform_positive", "positive_negative")
 
 
@@ -149,14 +151,6 @@ class _Values:
     def __call__(self, items: pa.Array | pa.ChunkedArray) -> np.ndarray:
         idx = pc.index_in(items, value_set=self.ids)
         return self.vals.take(idx).to_numpy(zero_copy_only=False).astype(np.float64)
-
-
-def _plain(col: pa.Array | pa.ChunkedArray, type_: pa.DataType = pa.string()) -> pa.Array:
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
-    if isinstance(col, pa.ChunkedArray):
-        col = pa.concat_arrays(col.chunks)
-    return col if col.type == type_ else col.cast(type_)
 
 
 def _values_for(items: pa.Array | pa.ChunkedArray, item_values: pa.Table) -> np.ndarray:

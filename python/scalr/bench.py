@@ -352,17 +352,13 @@ def sampling_inputs(db: Path) -> dict:
     """What synthetic_events streams, read into memory: the sampling distribution and the source
     events with a translation, both ordered by source item key (the same SQL as the model), the
     source items and the target dictionary."""
-    from scalr.sampling import SourceItems, TargetCodes, distribution_sql, events_sql, sources_sql, targets_sql
+    from scalr.sampling import distribution_sql, events_sql, read_item_codes, sources_sql
     tr, items = "select * from int_translation", "select * from int_items"
     with duckdb.connect(str(db), read_only=True) as con:
-        src = _arrow(con.sql(sources_sql(tr, items)))
-        tg = _arrow(con.sql(targets_sql(items)))
-        targets = TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks())
+        sources, targets = read_item_codes(lambda q: _arrow(con.sql(q)), tr, items)
         dist = list(targets.batches(con.sql(distribution_sql(tr)).to_arrow_reader(1_000_000)))
         events = list(con.sql(events_sql("select * from int_source_events", sources_sql(tr, items)))
                       .to_arrow_reader(1_000_000))
-    sources = SourceItems(src["source_key"].to_numpy(), src["source_domain"].combine_chunks(),
-                          src["source_item"].combine_chunks())
     return {"dist": dist, "events": events, "sources": sources, "target_dict": targets.dictionary}
 
 

@@ -39,7 +39,7 @@ DuckDB stores them as VARCHAR; ``sample_synthetic`` decodes them to plain string
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,13 +107,14 @@ class SourceItems:
     item: pa.Array
 
 
-def _plain(col: pa.Array | pa.ChunkedArray, type_: pa.DataType = pa.string()) -> pa.Array:
+def plain_array(col: pa.Array | pa.ChunkedArray, type_: pa.DataType = pa.string()) -> pa.Array:
     """One contiguous array of ``type_`` (dictionary columns decoded)."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
-    if isinstance(col, pa.ChunkedArray):
-        col = pa.concat_arrays(col.chunks)
     return col if col.type == type_ else col.cast(type_)
+
+
+_plain = plain_array
 
 
 def _np(col: pa.Array | pa.ChunkedArray, dtype) -> np.ndarray:
@@ -657,3 +658,14 @@ class TargetCodes:
             yield pa.RecordBatch.from_arrays(
                 [b["source_key"], pa.array(code), b["p_norm"], b["p_hat"], b["n_users_ji"]],
                 names=list(DIST_COLUMNS))
+
+
+def read_item_codes(query: Callable[[str], pa.Table], translation_sql: str, items_sql: str
+                    ) -> tuple[SourceItems, TargetCodes]:
+    """The source items with a translation and the target item codes, through ``query`` (SQL ->
+    Arrow table): what synthetic_events (and the bench) read before streaming."""
+    src = query(sources_sql(translation_sql, items_sql))
+    tg = query(targets_sql(items_sql))
+    return (SourceItems(src["source_key"].to_numpy(), src["source_domain"].combine_chunks(),
+                        src["source_item"].combine_chunks()),
+            TargetCodes(tg["target_key"].to_numpy(), tg["target_item"].combine_chunks()))
