@@ -23,7 +23,7 @@ stg_events reports every failing check in one message, and independent models fa
   works  unconfigured domain (ignored + logged with counts), exact duplicates, times after
          train_end / eval_end, label column with 0/1       -> test_rows_that_change_nothing
   works  a single overlapping user (n_users_j == 1)        -> test_single_overlapping_user
-  works  a user with 100000 events (CSV.gz)                -> test_user_with_100000_events
+  works  a user with 100000 events (CSV.gz), co-occurrence in 6 partitions -> test_user_with_100000_events
   works  ids '007', 'a,b', 'he said "hi"', 'café☕', ... byte-exact in translation and stg_events
                                   -> test_awkward_ids_round_trip_byte_exactly
   safety failed staging build, failed mart, mart replaced then another node fails, an open
@@ -312,8 +312,12 @@ def test_user_with_100000_events(tmp_path, dbt):
     heavy += [("heavy", f"t{k % 2 + 1}", "target", ts(k)) for k in range(40000)]
     rows = GOOD + heavy
     ev = write_events(tmp_path / "events.csv.gz", rows)
-    res = dbt(base_vars(ev), select="+translation", command="run")
+    # W = sum_u |S_u| |T_u| = 2 + 2 + 1 + 3 * 2 = 11 triples: 2 per partition -> the co-occurrence
+    # GROUP BY runs as ceil(11 / 2) = 6 source-key partitions, which must not change a count
+    res = dbt(base_vars(ev, cooccurrence_partition_triples=2), select="+translation", command="run")
     assert res.ok, res.output[-3000:]
+    sql = next((tmp_path / "run").glob("target/compiled/*/models/*/int_cooccurrence.sql")).read_text()
+    assert sql.count("group by s.source_key, t.target_key") == 6
     want = reference(rows)
     assert want[("source", "s1", "t1")] == (3, 3)  # the heavy user counts once, not 20000 times
     assert translation_of(res) == want

@@ -1,5 +1,7 @@
 """Smoke size of the benchmark (python -m scalr.bench): every stage is reported and written to CSV,
-and the translation scalr builds on the bench world equals the scipy-sparse baseline exactly."""
+and the translation scalr builds on the bench world equals the scipy-sparse baseline exactly, with
+int_cooccurrence's GROUP BY split into ceil(W / 10,000) source-key partitions (every test on a small
+world runs one partition; the dbt unit tests run both)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -10,8 +12,11 @@ from scalr import bench
 def test_bench_smoke(tmp_path):
     out = tmp_path / "results"
     df = bench.main(["--source-events", "2e4", "--workdir", str(tmp_path / "work"), "--out", str(out),
-                     "--loop-events", "300", "--threads", "1"])
+                     "--loop-events", "300", "--threads", "1",
+                     "--vars", '{"cooccurrence_partition_triples": 10000}'])
     meta = df.attrs["meta"][0]
+    assert meta["triples"] > 100_000
+    assert meta["cooccurrence_partitions"] == -(-meta["triples"] // 10000)  # ceil(W / 10,000), W < 640,000
     assert meta["scalr_equals_scipy"] is True
     assert meta["pairs_scalr"] == meta["pairs_scipy"] == meta["pairs_pandas"] > 1000
     csvs = list(out.glob("bench_*.csv"))
