@@ -122,27 +122,39 @@ normalised as (
     from scored
 ),
 {%- else -%}
-    {#- No shrinkage: p_norm is proportional to n_users_ji, so the window sorts and sums integers
-        only (n_users_ji / n_users_j is strictly increasing in n_users_ji for one j: same ranks),
-        and p_norm = n_users_ji / sum n_users_ji is the correctly rounded ratio. -#}
-    windowed as (
+    {#- No shrinkage: p_norm is proportional to n_users_ji, so the window sorts integers only
+        (n_users_ji / n_users_j is strictly increasing in n_users_ji for one j: same ranks), and
+        p_norm = n_users_ji / sum n_users_ji is the correctly rounded ratio. The per-source sum and
+        count come from a GROUP BY joined back instead of two more windows: 4.32 -> 3.73 s at 39.6 M
+        pairs (docs/performance.md). -#}
+    source_totals as (
+        select
+            source_key,
+            sum(n_users_ji) as n_users_kept,
+            count(*) as n_targets
+        from kept
+        group by source_key
+    ),
+
+    ranked_targets as (
         select
             *,
-            sum(n_users_ji) over (partition by source_key) as n_users_kept,
             row_number() over (
                 partition by source_key
                 order by n_users_ji desc, target_key asc
-            ) as target_rank,
-            count(*) over (partition by source_key) as n_targets
+            ) as target_rank
         from kept
     ),
 
     normalised as (
         select
-            *,
-            n_users_ji * 1.0 / n_users_j as p_hat,
-            n_users_ji * 1.0 / n_users_kept as p_norm
-        from windowed
+            r.*,
+            t.n_users_kept,
+            t.n_targets,
+            r.n_users_ji * 1.0 / r.n_users_j as p_hat,
+            r.n_users_ji * 1.0 / t.n_users_kept as p_norm
+        from ranked_targets as r
+        inner join source_totals as t on r.source_key = t.source_key
     ),
 {%- endif %}
 
