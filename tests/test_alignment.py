@@ -5,8 +5,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from scalr.alignment import (AlignConfig, align, align_detailed, assign_buckets, bucket_edges,
-                             largest_remainder, shares, tv_distance)
+from scalr.alignment import (AlignConfig, align, align_detailed, assign_buckets, bucket_edges, bucket_quota,
+                             keep_quota, largest_remainder, priority_rng, shares, tv_distance)
 
 
 def world(seed=0, n_items=300, n_real=5000, n_syn=200_000, with_neg=False):
@@ -126,3 +126,30 @@ def test_selection_is_independent_of_the_sampler_stream(method):
     expected = all_h / all_h.sum() * kept_h.sum()
     p = stats.chisquare(kept_h, expected).pvalue
     assert p > 1e-3, (kept_h, expected.round(1))
+
+
+@pytest.mark.parametrize("method", ["bucket", "uniform_positive", "positive_negative"])
+@pytest.mark.parametrize("batch_rows", [999, 77_777, 10**9])
+def test_streaming_selection_equals_the_in_memory_reference(method, batch_rows):
+    """align_stream (two passes, 2^16 priority bins, only the cut bins sorted) keeps exactly the rows
+    of the in-memory selection: one priority per row from priority_rng(seed), the quota (bucket_quota)
+    lowest priorities per class (keep_quota), whatever the batch size."""
+    syn, real, values = world(n_syn=150_000, with_neg=method == "positive_negative")
+    cfg = AlignConfig(method, 10, 1.0, seed=3)
+    res = align_detailed(syn, real, values, cfg, batch_rows=batch_rows)
+    val = dict(zip(values["item_id"].to_pylist(), values["value"].to_pylist()))
+    syn_b = assign_buckets(np.array([val[i] for i in syn["target_item"].to_pylist()]), res.edges)
+    real_b = assign_buckets(np.array([val[i] for i in real["item_id"].to_pylist()]), res.edges)
+    syn_l, real_l = syn["label"].to_numpy(), real["label"].to_numpy()
+    prio = priority_rng(3).random(syn.num_rows)
+    keep = np.zeros(syn.num_rows, bool)
+    for lab in ((1, 0) if method == "positive_negative" else (1,)):
+        m, r = syn_l == lab, real_l == lab
+        quota = bucket_quota(syn_b[m], shares(real_b[r], len(res.real_share)), 1.0 * r.sum())
+        if method == "uniform_positive":
+            keep[m] = keep_quota(np.zeros(m.sum(), np.int64), prio[m], np.array([quota.sum()]))
+        else:
+            keep[m] = keep_quota(syn_b[m], prio[m], quota)
+    assert keep.sum() > 1000
+    np.testing.assert_array_equal(res.table["row"].to_numpy(), np.flatnonzero(keep))
+    np.testing.assert_array_equal(res.table["value_bucket"].to_numpy(), syn_b[keep])

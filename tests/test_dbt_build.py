@@ -14,6 +14,7 @@ def test_full_dbt_build_on_demo_world(tmp_path, dbt):
     assert m and int(m.group(3)) == 0 and int(m.group(4)) == 0
     assert int(m.group(1)) >= 40
     for unit_test in ["int_cooccurrence_counts_overlap_users_in_two_source_domains",
+                      "int_cooccurrence_partitioned_group_by_gives_the_same_pairs",
                       "int_translation_min_support_keeps_the_denominator",
                       "int_translation_top_n_ties_are_deterministic", "translation_joins_the_text_ids",
                       "int_user_items_counts_each_user_item_once"]:

@@ -153,10 +153,6 @@ class _Values:
         return self.vals.take(idx).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
-def _values_for(items: pa.Array | pa.ChunkedArray, item_values: pa.Table) -> np.ndarray:
-    return _Values(item_values)(items)
-
-
 @dataclass
 class AlignmentResult:
     table: pa.Table
