@@ -35,3 +35,20 @@ def test_bench_smoke(tmp_path):
               "thread scaling: co-occurrence + P_hat SQL engine, 1 threads"]:
         assert s in stages, s
     assert (got.loc[got.stage.str.startswith("scalr"), "speedup_vs_baseline"] > 0).all()
+
+
+def test_bench_dbt_only_reports_the_work(tmp_path):
+    """--dbt-only (worlds too large for the in-memory baselines) still reports W and the pairs,
+    read by SQL from the built database: they equal W recomputed from the arrays and the pairs
+    counted independently in int_cooccurrence."""
+    import duckdb
+
+    df = bench.main(["--source-events", "5e3", "--dbt-only", "--keep", "--workdir", str(tmp_path / "work"),
+                     "--out", str(tmp_path / "results")])
+    meta = df.attrs["meta"][0]
+    ui = bench.load_user_items(meta["db"])
+    assert meta["triples"] == bench.triples(ui) > 1000
+    with duckdb.connect(meta["db"], read_only=True) as con:
+        n_pairs = con.execute("select count(distinct (source_key, target_key)) from int_cooccurrence").fetchone()[0]
+    assert meta["pairs_scalr"] == n_pairs > 100
+    assert meta["scalr_equals_scipy"] is None and meta["pairs_scipy"] is None

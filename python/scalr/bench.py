@@ -314,6 +314,17 @@ def scipy_matches_scalr(db: Path, ui: dict, pairs: pd.DataFrame) -> bool:
     return bad == 0
 
 
+def db_counts(db: Path) -> dict:
+    """W = sum over overlap users of |S_u| * |T_u| (from int_overlap_users, after any
+    max_items_per_user cap), the co-occurrence pairs and the translation pairs, read from the built
+    database by SQL (no arrays in memory: used by --dbt-only worlds too)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        w, n_co, n_tr = con.execute(
+            "select (select coalesce(sum(cast(n_source_items as bigint) * n_target_items), 0) from int_overlap_users), "
+            "(select count(*) from int_cooccurrence), (select count(*) from translation)").fetchone()
+    return {"triples": int(w), "pairs_cooccurrence": int(n_co), "pairs_translation": int(n_tr)}
+
+
 def cooccurrence_partitions(target: Path) -> int:
     """How many source-key partitions the compiled int_cooccurrence split its GROUP BY into."""
     sql = next(target.glob("compiled/*/models/*/int_cooccurrence.sql")).read_text()
@@ -514,17 +525,23 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
         add(f"thread scaling: co-occurrence + P_hat SQL engine, {t} threads", None,
             engine_seconds(run["db"], world_dir / "target", CO_MODELS, threads=t))
         shutil.rmtree(sub, ignore_errors=True)
+    counts = db_counts(run["db"])
     if dbt_only:
-        meta = {"world": world, "spec": asdict(spec), "triples": None, "pairs_scipy": None, "pairs_pandas": None,
-                "pairs_scalr": None, "scalr_equals_scipy": None, "run_wall_s": run["wall_s"],
+        meta = {"world": world, "spec": asdict(spec), "triples": counts["triples"], "pairs_scipy": None,
+                "pairs_pandas": None, "pairs_scalr": counts["pairs_translation"], "scalr_equals_scipy": None,
+                "run_wall_s": run["wall_s"],
                 "cooccurrence_partitions": n_parts,
                 "run_peak_rss_mb": run["peak_rss_mb"]}
         if not keep:
             shutil.rmtree(world_dir, ignore_errors=True)
+        else:
+            meta["db"] = str(run["db"])
         return rows, meta
 
     ui = load_user_items(run["db"])
     n_tri = triples(ui)
+    if n_tri != counts["triples"]:
+        raise AssertionError(f"triples from the arrays ({n_tri}) != from int_overlap_users ({counts['triples']})")
     scalr_co = sum(st[m]["seconds"] for m in CO_MODELS if m in st)
     scalr_tr = sum(st[m]["seconds"] for m in TRANSLATION_MODELS if m in st)
     engine_co = engine_seconds(run["db"], world_dir / "target", CO_MODELS)
@@ -572,8 +589,7 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
         note=f"sample_chunks over all event batches, chunk tables prebuilt: run lookup + uniforms + alias draws + Arrow output, "
              f"best of 3, CPU {sm['hot_cpu_s']:.3f} s ({n_out / sm['hot_cpu_s'] / 1e6:.1f} M rows per "
              f"CPU second); the loop baseline likewise excludes building its distributions")
-    with duckdb.connect(str(run["db"]), read_only=True) as con:
-        n_scalr_tr = con.execute("select count(*) from translation").fetchone()[0]
+    n_scalr_tr = counts["pairs_translation"]
     meta = {"world": world, "spec": asdict(spec), "triples": n_tri, "pairs_scipy": len(pairs),
             "pairs_pandas": pd_n, "pairs_scalr": n_scalr_tr, "scalr_equals_scipy": equal, "run_wall_s": run["wall_s"],
             "cooccurrence_partitions": n_parts,
