@@ -58,6 +58,71 @@
   {{ return(adapter.dispatch('scalr_publish_sql', 'scalr')(marts, schema)) }}
 {%- endmacro %}
 
+{% macro duckdb__scalr_publish_sql(marts, schema) -%}
+  {#- Zero-copy publish (DuckDB): a table mart is not copied. Its freshly built table main.<mart>
+      is renamed to the version table main.<mart>__published_<run start> (a catalog change, O(1)),
+      main.<mart> becomes a view on it (so refs, ad-hoc SQL and later partial runs still find
+      main.<mart>; the next build of the mart replaces that view with a new table), and
+      published.<mart> is a view on the same version table. A table mart not rebuilt in this run is
+      already such a view: published.<mart> points at its current version table again. View marts
+      (translation) are copied as tables, as before, so they do not change when main changes.
+      Version tables no longer referenced are dropped. Everything runs in ONE transaction. -#}
+  {%- set s = adapter.quote(schema) -%}
+  {%- set stamp = run_started_at.strftime('%Y%m%d%H%M%S%f') -%}
+  {%- set marker = '__published_' -%}
+  {%- set plan = [] -%}
+  {%- set keep = [] -%}
+  {%- set schemas = [] -%}
+  {%- for m in marts -%}
+    {%- set name, rel = m[0], m[1] -%}
+    {%- if rel.schema not in schemas -%}{%- do schemas.append(rel.schema) -%}{%- endif -%}
+    {%- if rel.type == 'table' -%}
+      {%- do plan.append({'name': name, 'rel': rel, 'version': name ~ marker ~ stamp, 'rename': true}) -%}
+    {%- else -%}
+      {%- set q -%}
+        select sql from duckdb_views() where schema_name = '{{ rel.schema }}' and view_name = '{{ rel.identifier }}'
+      {%- endset -%}
+      {%- set rows = run_query(q).rows -%}
+      {%- set found = modules.re.search('(' ~ modules.re.escape(rel.identifier ~ marker) ~ '[0-9]+)', rows[0][0] if rows else '') -%}
+      {%- if found -%}
+        {%- do plan.append({'name': name, 'rel': rel, 'version': found.group(1), 'rename': false}) -%}
+      {%- else -%}
+        {%- do plan.append({'name': name, 'rel': rel, 'version': none, 'rename': false}) -%}
+      {%- endif -%}
+    {%- endif -%}
+    {%- if plan[-1].version -%}{%- do keep.append(rel.schema ~ '.' ~ plan[-1].version) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- set stale = [] -%}
+  {%- for sch in schemas -%}
+    {%- set q -%}
+      select table_name from information_schema.tables
+      where table_schema = '{{ sch }}' and table_type = 'BASE TABLE' and contains(table_name, '{{ marker }}')
+      order by table_name
+    {%- endset -%}
+    {%- for r in run_query(q).rows -%}
+      {%- if (sch ~ '.' ~ r[0]) not in keep -%}{%- do stale.append([sch, r[0]]) -%}{%- endif -%}
+    {%- endfor -%}
+  {%- endfor -%}
+begin transaction;
+{%- for p in plan if p.rename %}
+alter table {{ p.rel }} rename to {{ adapter.quote(p.version) }};
+create view {{ p.rel }} as select * from {{ adapter.quote(p.rel.schema) }}.{{ adapter.quote(p.version) }};
+{%- endfor %}
+drop schema if exists {{ s }} cascade;
+create schema {{ s }};
+{%- for p in plan %}
+{%- if p.version %}
+create view {{ s }}.{{ adapter.quote(p.name) }} as select * from {{ adapter.quote(p.rel.schema) }}.{{ adapter.quote(p.version) }};
+{%- else %}
+create table {{ s }}.{{ adapter.quote(p.name) }} as select * from {{ p.rel }};
+{%- endif %}
+{%- endfor %}
+{%- for st in stale %}
+drop table {{ adapter.quote(st[0]) }}.{{ adapter.quote(st[1]) }};
+{%- endfor %}
+commit;
+{%- endmacro %}
+
 {% macro default__scalr_publish_sql(marts, schema) -%}
   {%- set s = adapter.quote(schema) -%}
 begin transaction;

@@ -426,3 +426,75 @@ def test_failed_builds_keep_previous_marts_and_published(tmp_path, dbt):
     b = res.table("main.translation", order)
     pd.testing.assert_frame_equal(res.table("published.translation", order), b)
     assert translation_of(res, "published") == reference(rows_b)
+
+
+def _version_tables(res) -> set[str]:
+    with res.con() as c:
+        return {r[0] for r in c.sql("select table_name from information_schema.tables where table_schema = 'main' "
+                                    "and table_type = 'BASE TABLE' and contains(table_name, '__published_')").fetchall()}
+
+
+def _types(res, schema: str) -> dict[str, str]:
+    with res.con() as c:
+        return dict(c.sql("select table_name, table_type from information_schema.tables "
+                          f"where table_schema = '{schema}'").fetchall())
+
+
+def test_zero_copy_publish_of_table_marts(tmp_path, dbt):
+    """Table marts are published without a copy: main.<mart> is renamed to one version table,
+    main.<mart> and published.<mart> become views on it (view marts, translation, are still copied).
+    A later run that rebuilds synthetic_events and then fails leaves published.synthetic_events on
+    the old version; the next good run publishes the new one and drops the old version; a partial
+    run that does not rebuild a mart keeps publishing that mart's current version."""
+    ev = tmp_path / "events.csv"
+    order = "user_id, source_item, event_ts, draw"
+    vars_ = {"synthetic_k": 2}
+
+    def build(rows=None, **kw):
+        if rows is not None:
+            write_events(ev, rows)
+        return dbt(base_vars(ev, **{**vars_, **kw.pop("vars", {})}), name="db", command="run", **kw)
+
+    # good build A of two table marts (synthetic_events, privacy_audit) and the view mart translation
+    res = build(GOOD, select="+synthetic_events +privacy_audit")
+    assert res.ok, res.output[-3000:]
+    a = res.table("main.synthetic_events", order)
+    assert len(a) == 2 * 4  # the 4 source events whose item has a translation (s3 has none), K = 2
+    pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), a)
+    versions_a = _version_tables(res)
+    tables = {"synthetic_events", "synthetic_events_aligned", "privacy_audit"}  # privacy_audit reads the aligned
+    assert {v.split("__published_")[0] for v in versions_a} == tables and len(versions_a) == 3
+    pub, main = _types(res, "published"), _types(res, "main")
+    assert pub == {**{t: "VIEW" for t in tables}, "translation": "BASE TABLE"}
+    assert {main[t] for t in tables} == {"VIEW"}
+
+    # new data B: synthetic_events is rebuilt (a table again in main), then stg_items fails
+    rows_b = GOOD + [("u4", "t1", "target", "2024-05-01"), ("u5", "s1", "source", "2024-05-01"),
+                     ("u5", "t2", "target", "2024-05-02")]
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,domain,value\nt1,target,-1\n")
+    res = build(rows_b, select="+synthetic_events stg_items", vars={"items_path": str(items)})
+    assert_fails(res, "stg_items", "NOT publishing")
+    b = res.table("main.synthetic_events", order)
+    assert len(b) > len(a)
+    assert _types(res, "main")["synthetic_events"] == "BASE TABLE"
+    pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), a)
+    assert _version_tables(res) == versions_a
+
+    # good partial run of privacy_audit only: the rebuilt-but-unpublished synthetic_events table is
+    # published as it is now (B), privacy_audit gets a new version, their old versions are dropped;
+    # synthetic_events_aligned (not rebuilt since A) keeps its version
+    res = build(select="privacy_audit")
+    assert res.ok, res.output[-3000:]
+    pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), b)
+    versions_b = _version_tables(res)
+    assert len(versions_b) == 3
+    assert {v.split("__published_")[0] for v in versions_b & versions_a} == {"synthetic_events_aligned"}
+
+    # a good run that rebuilds neither table mart (translation only): both versions are kept
+    res = build(select="translation")
+    assert res.ok, res.output[-3000:]
+    assert _version_tables(res) == versions_b
+    pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), b)
+    pd.testing.assert_frame_equal(res.table("main.synthetic_events", order), b)
+    assert translation_of(res, "published") == reference(rows_b)
