@@ -5,10 +5,12 @@
     dbt replaces each model's table on its own, so a build that fails half way through leaves
     main.* mixed: marts that ran before the failure are new, the rest are old. Readers use the
     schema `published` instead: after a run (dbt run / build / retry) in which every node succeeded
-    and at least one mart was built, every model under models/marts/ that exists is copied into
-    `published` in ONE transaction (the old published schema is dropped inside it). A failed
-    node, a failed copy, or a crash rolls back the whole step, so published.* is always the
-    complete mart set of one good build. The hook renders to SQL that dbt executes. -#}
+    and at least one mart was built, every model under models/marts/ that exists is published into
+    `published` in ONE transaction (the old published schema is dropped inside it): on DuckDB
+    table marts without a copy (duckdb__scalr_publish_sql: renamed to a version table that
+    main.<mart> and published.<mart> are views on), view marts and other engines as copies. A
+    failed node, a failed statement, or a crash rolls back the whole step, so published.* is always
+    the complete mart set of one good build. The hook renders to SQL that dbt executes. -#}
 
 {% macro scalr_publish_marts(results, schema='published') -%}
   {%- if not execute or flags.WHICH not in ['run', 'build', 'retry'] -%}{{ return('select 1 as scalr_publish_skipped') }}{%- endif -%}

@@ -27,7 +27,9 @@ stg_events reports every failing check in one message, and independent models fa
   works  ids '007', 'a,b', 'he said "hi"', 'café☕', ... byte-exact in translation and stg_events
                                   -> test_awkward_ids_round_trip_byte_exactly
   safety failed staging build, failed mart, mart replaced then another node fails, an open
-         read-only connection, publish -> test_failed_builds_keep_previous_marts_and_published"""
+         read-only connection, publish -> test_failed_builds_keep_previous_marts_and_published
+  safety zero-copy publish of table marts across failed and partial runs
+                                  -> test_zero_copy_publish_of_table_marts"""
 from __future__ import annotations
 
 import csv
