@@ -77,32 +77,36 @@
   {%- set schemas = [] -%}
   {%- for m in marts -%}
     {%- set name, rel = m[0], m[1] -%}
-    {%- if rel.schema not in schemas -%}{%- do schemas.append(rel.schema) -%}{%- endif -%}
+    {%- if [rel.database, rel.schema] not in schemas -%}{%- do schemas.append([rel.database, rel.schema]) -%}{%- endif -%}
     {%- if rel.type == 'table' -%}
       {%- do plan.append({'name': name, 'rel': rel, 'version': name ~ marker ~ stamp, 'rename': true}) -%}
     {%- else -%}
       {%- set q -%}
-        select sql from duckdb_views() where schema_name = '{{ rel.schema }}' and view_name = '{{ rel.identifier }}'
+        select sql from duckdb_views()
+        where database_name = '{{ rel.database }}' and schema_name = '{{ rel.schema }}' and view_name = '{{ rel.identifier }}'
       {%- endset -%}
       {%- set rows = run_query(q).rows -%}
-      {%- set found = modules.re.search('(' ~ modules.re.escape(rel.identifier ~ marker) ~ '[0-9]+)', rows[0][0] if rows else '') -%}
+      {#- the view scalr made: ... from main.<mart>__published_<digits> (not another mart's version) -#}
+      {%- set found = modules.re.search('(?<![0-9A-Za-z_])(' ~ modules.re.escape(rel.identifier ~ marker) ~ '[0-9]+)',
+                                        rows[0][0] if rows else '') -%}
       {%- if found -%}
         {%- do plan.append({'name': name, 'rel': rel, 'version': found.group(1), 'rename': false}) -%}
       {%- else -%}
         {%- do plan.append({'name': name, 'rel': rel, 'version': none, 'rename': false}) -%}
       {%- endif -%}
     {%- endif -%}
-    {%- if plan[-1].version -%}{%- do keep.append(rel.schema ~ '.' ~ plan[-1].version) -%}{%- endif -%}
+    {%- if plan[-1].version -%}{%- do keep.append([rel.database, rel.schema, plan[-1].version]) -%}{%- endif -%}
   {%- endfor -%}
   {%- set stale = [] -%}
-  {%- for sch in schemas -%}
+  {%- for db_sch in schemas -%}
     {%- set q -%}
       select table_name from information_schema.tables
-      where table_schema = '{{ sch }}' and table_type = 'BASE TABLE' and contains(table_name, '{{ marker }}')
+      where table_catalog = '{{ db_sch[0] }}' and table_schema = '{{ db_sch[1] }}' and table_type = 'BASE TABLE'
+        and contains(table_name, '{{ marker }}')
       order by table_name
     {%- endset -%}
     {%- for r in run_query(q).rows -%}
-      {%- if (sch ~ '.' ~ r[0]) not in keep -%}{%- do stale.append([sch, r[0]]) -%}{%- endif -%}
+      {%- if [db_sch[0], db_sch[1], r[0]] not in keep -%}{%- do stale.append(db_sch + [r[0]]) -%}{%- endif -%}
     {%- endfor -%}
   {%- endfor -%}
 begin transaction;
@@ -120,7 +124,7 @@ create table {{ s }}.{{ adapter.quote(p.name) }} as select * from {{ p.rel }};
 {%- endif %}
 {%- endfor %}
 {%- for st in stale %}
-drop table {{ adapter.quote(st[0]) }}.{{ adapter.quote(st[1]) }};
+drop table {{ adapter.quote(st[0]) }}.{{ adapter.quote(st[1]) }}.{{ adapter.quote(st[2]) }};
 {%- endfor %}
 commit;
 {%- endmacro %}
