@@ -316,13 +316,13 @@ def scipy_matches_scalr(db: Path, ui: dict, pairs: pd.DataFrame) -> bool:
 
 def db_counts(db: Path) -> dict:
     """W = sum over overlap users of |S_u| * |T_u| (from int_overlap_users, after any
-    max_items_per_user cap), the co-occurrence pairs and the translation pairs, read from the built
-    database by SQL (no arrays in memory: used by --dbt-only worlds too)."""
+    max_items_per_user cap) and the translation pairs, read from the built database by SQL (no
+    arrays in memory: used by --dbt-only worlds too)."""
     with duckdb.connect(str(db), read_only=True) as con:
-        w, n_co, n_tr = con.execute(
+        w, n_tr = con.execute(
             "select (select coalesce(sum(cast(n_source_items as bigint) * n_target_items), 0) from int_overlap_users), "
-            "(select count(*) from int_cooccurrence), (select count(*) from translation)").fetchone()
-    return {"triples": int(w), "pairs_cooccurrence": int(n_co), "pairs_translation": int(n_tr)}
+            "(select count(*) from translation)").fetchone()
+    return {"triples": int(w), "pairs_translation": int(n_tr)}
 
 
 def cooccurrence_partitions(target: Path) -> int:
@@ -515,7 +515,7 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
                                                 "RSS = whole run peak")
     for t in scaling or []:
         # the same world and models with t dbt threads and t DuckDB threads (publish off: the
-        # copy is not part of the pipeline's cost), and the co-occurrence SQL alone on t threads
+        # publish step is not part of the pipeline's cost), and the co-occurrence SQL alone on t threads
         sub = world_dir / f"threads_{t}"
         sub.mkdir(exist_ok=True)
         r = run_dbt(Path(world["path"]), sub, {**dbt_vars, "publish_marts": False}, memory_limit=memory_limit,
