@@ -6,12 +6,14 @@
 {%- endmacro %}
 
 {% macro default__scalr_read_file(path) -%}
-  {#- Every column is read as text so ids round-trip exactly (leading zeros, quotes, unicode). -#}
+  {#- Every column is read as text so ids round-trip exactly (leading zeros, quotes, unicode). The
+      name of the file each row comes from is column scalr_source_file (a name of scalr's own, so
+      a file with a column called "filename" still reads). -#}
   {%- set quoted = path | replace("'", "''") -%}
   {%- if (path | lower).endswith('.parquet') or (path | lower).endswith('.parq') -%}
-    read_parquet('{{ quoted }}', union_by_name = true, filename = true)
+    read_parquet('{{ quoted }}', union_by_name = true, filename = 'scalr_source_file')
   {%- else -%}
-    read_csv('{{ quoted }}', header = true, all_varchar = true, union_by_name = true, filename = true)
+    read_csv('{{ quoted }}', header = true, all_varchar = true, union_by_name = true, filename = 'scalr_source_file')
   {%- endif -%}
 {%- endmacro %}
 
@@ -33,7 +35,9 @@
   {%- endif -%}
   {%- set rel = run_query("describe select * from " ~ scalr_read_file(path) ~ " limit 0") -%}
   {%- set types = {} -%}
-  {%- for r in rel.rows -%}{%- do types.update({r[0] | lower: r[1] | upper}) -%}{%- endfor -%}
+  {%- for r in rel.rows -%}
+    {%- if (r[0] | lower) != 'scalr_source_file' -%}{%- do types.update({r[0] | lower: r[1] | upper}) -%}{%- endif -%}
+  {%- endfor -%}
   {{ return(types) }}
 {%- endmacro %}
 
@@ -74,11 +78,26 @@
   {{ return(none) }}
 {%- endmacro %}
 {% macro default__scalr_parse_time(expr, unit) -%}
-  {%- if unit == 'timestamp' -%} try_cast(trim({{ expr }}) as timestamp)
+  {#- unit timestamp: a time with a UTC offset ("...23:00:00-05:00", "...+0530", "...Z") is
+      converted to UTC; one without an offset is taken as UTC as written. -#}
+  {%- if unit == 'timestamp' -%}
+    case
+        when regexp_matches(trim({{ expr }}), '[0-9]:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? *([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$')
+            then timezone('UTC', try_cast(trim({{ expr }}) as timestamptz))
+        else try_cast(trim({{ expr }}) as timestamp)
+    end
   {%- elif unit == 'date' -%} cast(try_cast(trim({{ expr }}) as date) as timestamp)
   {%- elif unit == 'unix_seconds' -%} make_timestamp(try_cast(round(try_cast(trim({{ expr }}) as double) * 1000000) as bigint))
   {%- else -%}{{ exceptions.raise_compiler_error("scalr config error: event_time_unit must be timestamp, date or unix_seconds, got '" ~ unit ~ "'") }}
   {%- endif -%}
+{%- endmacro %}
+
+{% macro scalr_is_blank(expr) -%}
+  {#- Null, empty, or only whitespace (spaces, tabs, line breaks, no-break spaces). -#}
+  {{ return(adapter.dispatch('scalr_is_blank', 'scalr')(expr)) }}
+{%- endmacro %}
+{% macro default__scalr_is_blank(expr) -%}
+  ({{ expr }} is null or regexp_matches({{ expr }}, '^[[:space:]\x{00A0}\x{2007}\x{202F}\x{FEFF}]*$'))
 {%- endmacro %}
 
 {% macro scalr_not_finite(expr) -%}

@@ -14,17 +14,11 @@
       fixes it; null = automatic: ceil(W / cooccurrence_partition_triples), 1 to 64, where
       W = sum over overlap users of |S_u| * |T_u| (the self-join's (u, j, i) triples) is read from
       int_overlap_users when the model is built (1 when only compiled or in a unit test). -#}
-  {%- set fixed = var('cooccurrence_partitions') -%}
+  {%- set fixed = scalr_var_number('cooccurrence_partitions', 'int_cooccurrence', integer=true, min_value=1, nullable=true) -%}
   {%- if fixed is not none -%}
-    {%- if fixed | int < 1 -%}
-      {{ scalr_fail('int_cooccurrence', "var cooccurrence_partitions must be a positive integer or null, got " ~ fixed) }}
-    {%- endif -%}
-    {{ return(fixed | int) }}
+    {{ return(fixed) }}
   {%- endif -%}
-  {%- set per = var('cooccurrence_partition_triples') | int -%}
-  {%- if per < 1 -%}
-    {{ scalr_fail('int_cooccurrence', "var cooccurrence_partition_triples must be a positive integer, got " ~ per) }}
-  {%- endif -%}
+  {%- set per = scalr_var_number('cooccurrence_partition_triples', 'int_cooccurrence', integer=true, min_value=1) -%}
   {%- if not scalr_checks_data() -%}{{ return(1) }}{%- endif -%}
   {%- set q -%}
     select coalesce(sum(cast(n_source_items as bigint) * n_target_items), 0) from {{ overlap_relation }}

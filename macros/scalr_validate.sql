@@ -60,3 +60,54 @@
 {% macro scalr_domains() -%}
   {{ return(scalr_source_domains() + [var('target_domain')]) }}
 {%- endmacro %}
+
+{% macro scalr_var_number(name, model_name, integer=false, min_value=none, max_value=none, nullable=false) -%}
+  {#- var `name` as a number (int when `integer`), checked against [min_value, max_value]; none when
+      null and `nullable`. A wrong type or range stops the model when it is built, naming the model
+      and the var (a bad var must not reach the SQL, where it fails as a parser or binder error);
+      while dbt only parses the project (execute false) a bad value reads as none. -#}
+  {%- set v = var(name) -%}
+  {%- set text = (v | string) | trim -%}
+  {%- set kind = "an integer" if integer else "a number" -%}
+  {%- set problem = namespace(msg=none, x=none) -%}
+  {%- if v is none or (v is string and text | lower in ['', 'null', 'none', '~']) -%}
+    {%- if not nullable -%}{%- set problem.msg = "var " ~ name ~ " is null; it needs " ~ kind -%}{%- endif -%}
+  {%- else -%}
+    {%- set pattern = '[+-]?[0-9]+' if integer else '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?' -%}
+    {%- if v is boolean or not modules.re.fullmatch(pattern, text) -%}
+      {%- set problem.msg = "var " ~ name ~ " = '" ~ text ~ "' is not " ~ kind ~ " (dbt_project.yml vars / --vars)" -%}
+    {%- else -%}
+      {%- set problem.x = (text | int) if integer else (text | float) -%}
+      {%- if (min_value is not none and problem.x < min_value) or (max_value is not none and problem.x > max_value) -%}
+        {%- set problem.msg = "var " ~ name ~ " = " ~ text ~ " is outside ["
+            ~ (min_value if min_value is not none else '-inf') ~ ", " ~ (max_value if max_value is not none else 'inf') ~ "]" -%}
+      {%- endif -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- if problem.msg is not none -%}
+    {%- if execute -%}{{ scalr_fail(model_name, problem.msg) }}{%- endif -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {{ return(problem.x) }}
+{%- endmacro %}
+
+{% macro scalr_var_time(name, model_name, nullable=false) -%}
+  {#- var `name` as a time literal's text (a date or a timestamp the engine parses); none when null
+      and `nullable`. Anything else stops the model when it is built, naming the model and the var. -#}
+  {%- set v = var(name) -%}
+  {%- set text = (v | string) | trim -%}
+  {%- if v is none or text | lower in ['', 'null', 'none', '~'] -%}
+    {%- if not nullable and execute -%}
+      {{ scalr_fail(model_name, "var " ~ name ~ " is null; it needs a date such as '2024-10-01'") }}
+    {%- endif -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- if execute -%}
+    {%- set parsed = run_query("select " ~ scalr_try_cast(scalr_sql_list([text]), 'timestamp')).columns[0].values()[0] -%}
+    {%- if parsed is none -%}
+      {{ scalr_fail(model_name, "var " ~ name ~ " = '" ~ text ~ "' is not a date or timestamp (e.g. '2024-10-01' or "
+          ~ "'2024-10-01 00:00:00'; dbt_project.yml vars / --vars)") }}
+    {%- endif -%}
+  {%- endif -%}
+  {{ return(text) }}
+{%- endmacro %}

@@ -17,9 +17,16 @@ stg_events reports every failing check in one message, and independent models fa
   fails  empty train window for the source and for the target domain
                                   -> test_empty_train_window_for_source_and_for_target
   fails  no overlapping users                              -> test_no_overlapping_users
+  fails  ids of only tabs / line breaks, an items file with no target-domain row, vars of the
+         wrong type or range (train_end 20241001, source_window_days 'abc', max_items_per_user 0)
+                                  -> test_control_character_ids_items_without_target_rows_and_bad_vars
+  fails  no positive target event in the eval window (and a domain name with a quote works)
+                                  -> test_empty_eval_window_and_a_quoted_target_domain
   works  unix_seconds (value check), Parquet, awkward ids  -> test_unix_seconds_parquet_with_awkward_ids
   works  Parquet TIMESTAMP column (typed, no text round trip); fails on a null in it
                                   -> test_parquet_typed_timestamps_and_a_null_time
+  works  UTC offsets in text times, BOOLEAN labels, a "filename" column in the file
+                                  -> test_utc_offsets_boolean_labels_and_a_filename_column
   works  unconfigured domain (ignored + logged with counts), exact duplicates, times after
          train_end / eval_end, label column with 0/1       -> test_rows_that_change_nothing
   works  a single overlapping user (n_users_j == 1)        -> test_single_overlapping_user
@@ -217,6 +224,53 @@ def test_no_overlapping_users(tmp_path, dbt):
     assert_fails(res, "int_overlap_users", "column user_id: 0 of 6 users (4 with source, 2 with target")
 
 
+def test_control_character_ids_items_without_target_rows_and_bad_vars(tmp_path, dbt):
+    """Ids of only tabs / line breaks are blank (DuckDB's trim() keeps them); an items file with no
+    row of the target domain (header only) would silently value every item by popularity; vars of
+    the wrong type or range stop the model that reads them with the var's name, before any SQL
+    parser or binder error."""
+    rows = GOOD + [("\t", "s1", "source", "2024-01-05"), ("u1", "\n", "target", "2024-01-05"),
+                   ("u2", "s1", "\t\r\n", "2024-01-05")]
+    ev = write_events(tmp_path / "ws.csv", rows)
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,domain,value\n")
+    res = dbt(base_vars(ev, items_path=str(items)), select="+stg_events stg_items", command="run", name="ws")
+    assert_fails(res, "stg_events", "column user_id: 1 of 12 rows have a null or empty user_id",
+                 "column item_id: 1 of 12 rows have a null or empty item_id",
+                 "column domain: 1 of 12 rows have a null or empty domain")
+    assert_fails(res, "stg_items", "column domain: 0 of 0 rows are of target_domain 'target'", str(items))
+
+    ev = write_events(tmp_path / "events.csv", GOOD)
+    res = dbt(base_vars(ev, train_end=20241001), select="+int_events_train", command="run", name="t")
+    assert_fails(res, "in model int_events_train", "var train_end = '20241001' is not a date or timestamp")
+    res = dbt(base_vars(ev, min_support="two", source_window_days="abc", max_items_per_user=0),
+              select="+int_translation +int_source_events", command="run", name="v")
+    assert_fails(res, "in model int_user_items: var max_items_per_user = 0 is outside [1, inf]",
+                 "in model int_source_events: var source_window_days = 'abc' is not an integer")
+    assert "Parser Error" not in res.output and "Binder Error" not in res.output, res.output[-3000:]
+
+
+def test_empty_eval_window_and_a_quoted_target_domain(tmp_path, dbt):
+    """No positive target event in [train_end, eval_end): int_target_eval_events stops the build
+    with the window and the counts (it used to surface as a KeyError in model_metrics). A domain
+    name with a quote is escaped wherever it reaches SQL (int_target_item_values)."""
+    tgt = "kid's"
+    rows = [(u, i, tgt if d == "target" else d, t) for u, i, d, t in GOOD] + [
+        ("u1", "t1", tgt, "2024-10-05 00:00:00"), ("u2", "t2", tgt, "2024-12-01 00:00:00")]
+    labels = ["1"] * len(GOOD) + ["0", "1"]
+    ev = write_events(tmp_path / "events.csv", [r + (lab,) for r, lab in zip(rows, labels)],
+                      columns=COLS + ("label",))
+    items = tmp_path / "items.csv"
+    items.write_text(f"item_id,domain,value\nt1,\"{tgt}\",2.5\nt2,\"{tgt}\",1\n")
+    res = dbt(base_vars(ev, target_domain=tgt, items_path=str(items), eval_end="2024-11-01"),
+              select="+int_target_item_values +int_target_eval_events", command="run")
+    assert_fails(res, "in model int_target_eval_events", "column event_ts: target domain 'kid's' has 1 of 6 rows "
+                 "in the eval window [2024-10-01, 2024-11-01) and 0 of them are positives")
+    assert "Parser Error" not in res.output, res.output[-3000:]
+    values = res.table("int_target_item_values")
+    assert len(values) == 2 and "t1" in set(values.item_id), values
+
+
 # ---------------------------------------------------------------- inputs that build correctly
 
 
@@ -265,6 +319,33 @@ def test_parquet_typed_timestamps_and_a_null_time(tmp_path, dbt):
     res = dbt(base_vars(bad), select="+translation", command="run")
     assert not res.ok
     assert "column event_ts: 2 of 9 rows have a missing time" in res.output
+
+
+def test_utc_offsets_boolean_labels_and_a_filename_column(tmp_path, dbt):
+    """Text times with a UTC offset are converted to UTC (a try_cast to TIMESTAMP drops the
+    offset); a BOOLEAN parquet label is a 0/1 label; a column called "filename" in the file is
+    data like any other (the reader's own file-name column has a name of scalr's)."""
+    df = pd.DataFrame([list(r) for r in GOOD], columns=list(COLS))
+    df.loc[0, "event_ts"] = "2024-01-01 10:00:00-05:00"   # 15:00 UTC
+    df.loc[1, "event_ts"] = "2024-01-02T10:00:00+05:30"   # 04:30 UTC
+    df.loc[2, "event_ts"] = "2024-01-03 10:00:00Z"
+    df.loc[4, "event_ts"] = "2024-09-30 23:00:00-05:00"   # 2024-10-01 04:00 UTC: after train_end
+    df["label"] = True
+    df.loc[8, "label"] = False
+    df["filename"] = "not a path"
+    ev = tmp_path / "events.parquet"
+    df.to_parquet(ev)
+    res = dbt(base_vars(ev), select="+int_events_train", command="run")
+    assert res.ok, res.output[-3000:]
+    st = res.table("stg_events")
+    got = dict(zip(zip(st.user_id, st.item_id), zip(st.event_ts, st.label)))
+    assert got[("u1", "s1")] == (pd.Timestamp("2024-01-01 15:00:00"), 1)
+    assert got[("u1", "s2")] == (pd.Timestamp("2024-01-02 04:30:00"), 1)
+    assert got[("u1", "t1")] == (pd.Timestamp("2024-01-03 10:00:00"), 1)
+    assert got[("u2", "t1")] == (pd.Timestamp("2024-10-01 04:00:00"), 1)
+    assert got[("u4", "s3")] == (pd.Timestamp("2024-04-01 10:00:00"), 0)
+    assert ("u2", "t1") not in set(zip(*res.table("int_events_train")[["user_id", "item_id"]].T.values))
+    assert set(res.table("base_events").source_file) == {str(ev)}
 
 
 def test_rows_that_change_nothing(tmp_path, dbt):
@@ -453,8 +534,8 @@ def test_zero_copy_publish_of_table_marts(tmp_path, dbt):
     vars_ = {"synthetic_k": 2}
 
     def build(rows=None, **kw):
-        if rows is not None:
-            write_events(ev, rows)
+        if rows is not None:  # + a positive of the eval window: privacy_audit needs one
+            write_events(ev, rows + [("u1", "t2", "target", "2024-11-01 10:00:00")])
         return dbt(base_vars(ev, **{**vars_, **kw.pop("vars", {})}), name="db", command="run", **kw)
 
     # good build A of two table marts (synthetic_events, privacy_audit) and the view mart translation

@@ -4,6 +4,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from scalr import demo_world
@@ -67,3 +68,31 @@ def test_experiments_command_writes_results_report_and_beats_popularity(tmp_path
     seq = ex.run(str(p1))
     cols = ["keep", "config", "model", "segment", "seed", "ne", "auc", "recall@10", "ndcg@10", "rel_ne_pct"]
     pd.testing.assert_frame_equal(res[cols].reset_index(drop=True), seq[cols].reset_index(drop=True))
+
+
+def test_split_stops_when_no_eval_positive_is_on_a_train_item():
+    """Every positive of the eval window is on an item without a train-window positive: nothing
+    can be ranked, and Split says so with the counts (model_metrics used to die on a KeyError)."""
+    ts = pd.Timestamp
+    events = pd.DataFrame({
+        "user_id": ["u1", "u1", "u2", "u2", "u1"],
+        "item_id": ["s1", "t1", "s1", "t1", "t9"],
+        "domain": ["source", "target", "source", "target", "target"],
+        "domain_role": ["source", "target", "source", "target", "target"],
+        "event_ts": [ts("2024-01-01"), ts("2024-01-02"), ts("2024-01-03"), ts("2024-01-04"), ts("2024-11-01")],
+        "label": [1, 1, 1, 1, 1]})
+    data = ex.Data(events, ts("2024-10-01"), None, None, None)
+    with pytest.raises(ValueError, match=r"column item_id: 0 of 1 positive target events of the eval window "
+                                         r"are on an item with a positive in the train window \(1 such items\)"):
+        ex.Split(data, 1.0, 7, 10, 1, "uniform")
+    events.loc[4, "item_id"] = "t1"  # the same eval positive on a train item: a Split is built
+    assert ex.Split(ex.Data(events, ts("2024-10-01"), None, None, None), 1.0, 7, 10, 1, "uniform").stats[
+        "eval_positives"] == 1
+
+
+def test_model_config_rejects_values_below_their_minimum():
+    from scalr.dbt_config import ModelConfig
+    c = ModelConfig({"negatives_per_positive": "-1", "synthetic_lambda": "0.5"}, "model_metrics")
+    with pytest.raises(ValueError, match=r"model_metrics: var negatives_per_positive=-1 is below its minimum 0"):
+        c.get("negatives_per_positive", 4, int, min_value=0)
+    assert c.get("synthetic_lambda", 1.0, float, min_value=0) == 0.5

@@ -2,8 +2,8 @@
     source or no target event. A view (a filter of stg_events): its readers scan stg_events with the
     window predicate instead of a full copy being written (docs/performance.md). -#}
 {{ config(materialized='view') }}
-{%- set start = var('train_start') -%}
-{%- set end_ = var('train_end') -%}
+{%- set start = scalr_var_time('train_start', 'int_events_train', nullable=true) -%}
+{%- set end_ = scalr_var_time('train_end', 'int_events_train') -%}
 {%- set window_sql -%}
     event_ts < {{ scalr_ts_literal(end_) }}
     {%- if start %} and event_ts >= {{ scalr_ts_literal(start) }}{% endif %}

@@ -2,7 +2,7 @@
     (all source domains), optionally only the last var source_window_days days before train_end.
     n_user_events (the user's count here) feeds user_weight_alpha. Not sorted here: the
     synthetic_events wrapper reads it in its documented order. -#}
-{%- set window_days = var('source_window_days') -%}
+{%- set window_days = scalr_var_number('source_window_days', 'int_source_events', integer=true, min_value=1, nullable=true) -%}
 
 with
 
@@ -10,7 +10,7 @@ events as (
     select * from {{ ref('int_events_train') }}
     where domain_role = 'source'
     {%- if window_days %}
-      and event_ts >= {{ scalr_add_days(scalr_ts_literal(var('train_end')), -1 * window_days) }}
+      and event_ts >= {{ scalr_add_days(scalr_ts_literal(scalr_var_time('train_end', 'int_source_events')), -1 * window_days) }}
     {%- endif %}
 ),
 

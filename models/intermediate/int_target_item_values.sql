@@ -19,7 +19,7 @@ item_values as (
         item_id,
         value
     from {{ ref('stg_items') }}
-    where domain = '{{ var("target_domain") }}'
+    where domain = {{ scalr_sql_list([var('target_domain')]) }}
 ),
 
 final as (

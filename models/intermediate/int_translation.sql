@@ -14,10 +14,10 @@
     them from int_items at read time and the sampler reads this table directly. p_hat is
     recomputed from the (possibly noised) counts, not read from int_cooccurrence. int_items is a
     dependency (popularity, noise seeds) even when neither is on. -#}
-{%- set min_support = var('min_support') or 1 -%}
-{%- set top_n = var('max_targets_per_source') -%}
-{%- set beta = var('translation_shrinkage') or 0 -%}
-{%- set epsilon = var('count_noise_epsilon') -%}
+{%- set min_support = scalr_var_number('min_support', 'int_translation', integer=true, min_value=0, nullable=true) or 1 -%}
+{%- set top_n = scalr_var_number('max_targets_per_source', 'int_translation', integer=true, min_value=1, nullable=true) -%}
+{%- set beta = scalr_var_number('translation_shrinkage', 'int_translation', min_value=0, nullable=true) or 0 -%}
+{%- set epsilon = scalr_var_number('count_noise_epsilon', 'int_translation', min_value=0, nullable=true) -%}
 -- depends_on: {{ ref('int_items') }}
 
 with
@@ -45,7 +45,7 @@ noised as (
         c.source_key,
         c.target_key,
         cast(round(c.n_users_ji + {{ scalr_laplace("s.domain || '|' || s.item_id || '|' || t.item_id",
-            var('noise_seed'), 1.0 / epsilon) }}) as bigint) as n_users_ji,
+            scalr_var_number('noise_seed', 'int_translation', integer=true), 1.0 / epsilon) }}) as bigint) as n_users_ji,
         c.n_users_j
     from raw_cooccurrence as c
     inner join items as s on c.source_key = s.item_key

@@ -7,7 +7,7 @@
     user_id order and item_key the (domain, item_id) pairs in (domain, item_id) order. Within one
     domain item_key therefore sorts like item_id, so "ties by item_id" can be broken on item_key.
     Keys depend only on the set of ids, not on row order or threads. -#}
-{%- set cap = var('max_items_per_user') -%}
+{%- set cap = scalr_var_number('max_items_per_user', 'int_user_items', integer=true, min_value=1, nullable=true) -%}
 
 with
 

@@ -32,12 +32,12 @@ def model(dbt, session):
     # candidate draws (consumed in row order) and the result do not depend on the thread count.
     events = pandas_of(session, dbt.ref("stg_events"), "user_id, item_id, domain, event_ts, label")
     data = ex.Data(events, ts("train_end"), ts("eval_end"), ts("train_start"), None)
-    npp = c.get("negatives_per_positive", 4, int)
+    npp = c.get("negatives_per_positive", 4, int, min_value=0)
     sampler = c.get("negative_sampler", "uniform", str)
-    split = ex.Split(data, c.get("target_keep_users", 1.0, float), c.get("keep_seed", 7, int),
-                     c.get("eval_negatives", 200, int), npp, sampler)
+    split = ex.Split(data, c.get("target_keep_users", 1.0, float, min_value=0), c.get("keep_seed", 7, int),
+                     c.get("eval_negatives", 200, int, min_value=0), npp, sampler)
     conf = {**ex.DEFAULTS, "negatives_per_positive": npp, "negative_sampler": sampler,
-            "lambda": c.get("synthetic_lambda", 1.0, float), "purge_features": c.get_list("purge_features"),
+            "lambda": c.get("synthetic_lambda", 1.0, float, min_value=0), "purge_features": c.get_list("purge_features"),
             "purge_threshold": c.get("purge_threshold", None, float), "min_support": c.get("min_support", 1, int),
             "shrinkage": c.get("translation_shrinkage", 0.0, float), "sampling_seed": c.get("training_seed", 42, int),
             "train_recent_fraction": c.get("train_recent_fraction", 1.0, float)}

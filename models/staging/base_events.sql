@@ -32,17 +32,21 @@ typed as (
         {{ adapter.quote(time_col) }} is null as event_time_missing,
         {{ typed_ts }} as event_ts,
         {%- else %}
-            coalesce(trim({{ time_sql }}), '') = '' as event_time_missing,
+            {{ scalr_is_blank(time_sql) }} as event_time_missing,
             {{ scalr_parse_time(time_sql, var('event_time_unit')) }} as event_ts,
         {%- endif %}
         {%- if has_label %}
         cast(label as varchar) as label_raw,
+        {%- if types.get('label') == 'BOOLEAN' %}
+        cast(cast(label as integer) as double) as label_value,
+        {%- else %}
         {{ scalr_try_cast('cast(label as varchar)', 'double') }} as label_value,
+        {%- endif %}
         {%- else %}
             cast('1' as varchar) as label_raw,
             cast(1 as double) as label_value,
         {%- endif %}
-        cast(filename as varchar) as source_file
+        cast(scalr_source_file as varchar) as source_file
     from source
 ),
 

@@ -14,7 +14,7 @@
     select sum(n_rows) from (
         select
             item_id,
-            count(case when trim(item_id) <> '' then 1 end) as n_rows,
+            count(case when not {{ scalr_is_blank('item_id') }} then 1 end) as n_rows,
             min(domain) as item_min_domain,
             max(domain) as item_max_domain
         from {{ base }}
@@ -25,9 +25,9 @@
   {%- endset -%}
   {%- set n_shared = run_query(shared_q).rows[0][0] or 0 -%}
   {%- set failures = scalr_row_failures(base, [
-      ['domain', "domain is null or trim(domain) = ''", "have a null or empty domain"],
-      ['user_id', configured ~ " and (user_id is null or trim(user_id) = '')", "have a null or empty user_id"],
-      ['item_id', configured ~ " and (item_id is null or trim(item_id) = '')", "have a null or empty item_id"],
+      ['domain', scalr_is_blank('domain'), "have a null or empty domain"],
+      ['user_id', configured ~ " and " ~ scalr_is_blank('user_id'), "have a null or empty user_id"],
+      ['item_id', configured ~ " and " ~ scalr_is_blank('item_id'), "have a null or empty item_id"],
       [time_col, configured ~ " and event_time_missing", "have a missing time"],
       [time_col, configured ~ " and not event_time_missing and event_ts is null",
           "have a time that does not parse as " ~ var('event_time_unit') ~ " (var event_time_unit)"],

@@ -13,13 +13,27 @@
      from {{ scalr_read_file(path) }}) as items
   {%- endset -%}
   {{ scalr_check_rows('stg_items', raw, [
-      ['item_id', "item_id is null or trim(item_id) = ''", "have a null or empty item_id"],
-      ['domain', "domain is null or trim(domain) = ''", "have a null or empty domain"],
-      ['item_id', "trim(item_id) <> '' and n_item_rows > 1",
+      ['item_id', scalr_is_blank('item_id'), "have a null or empty item_id"],
+      ['domain', scalr_is_blank('domain'), "have a null or empty domain"],
+      ['item_id', "not " ~ scalr_is_blank('item_id') ~ " and n_item_rows > 1",
           "share their item_id with another row (an item belongs to one domain and has one value)"],
       ['value', "value is null or " ~ scalr_not_finite('value') ~ " or value < 0",
           "have a missing, non-numeric, NaN, infinite or negative value"],
   ], ctx) }}
+  {#- The file is only read for the target domain's item values: one with no row of it would make
+      every target item fall back to popularity without a word. -#}
+  {%- set per_domain = run_query("select cast(domain as varchar), count(*) from " ~ scalr_read_file(path)
+      ~ " group by 1 order by 1") -%}
+  {%- set ns = namespace(total=0, target=0) -%}
+  {%- for r in per_domain.rows -%}
+    {%- set ns.total = ns.total + r[1] -%}
+    {%- if r[0] == var('target_domain') -%}{%- set ns.target = r[1] -%}{%- endif -%}
+  {%- endfor -%}
+  {%- if ns.target == 0 -%}
+    {{ scalr_fail('stg_items', "column domain: 0 of " ~ ns.total ~ " rows are of target_domain '"
+        ~ var('target_domain') ~ "' (domains present: " ~ (per_domain.columns[0].values() | reject('none')
+        | join(', ') or 'none') ~ "; unset var items_path to value items by popularity) (" ~ ctx ~ ")") }}
+  {%- endif -%}
 {%- endif -%}
 
 with

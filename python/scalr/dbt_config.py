@@ -33,17 +33,21 @@ class ModelConfig:
                             "passes config keys that the model's source names literally")
         self._raw, self._model = raw, model
 
-    def get(self, name: str, default: Any = None, cast: type | None = None) -> Any:
+    def get(self, name: str, default: Any = None, cast: type | None = None, min_value: float | None = None) -> Any:
         value = parse_value(self._raw.get(name))
         if value is None:
             return default
         if cast is None:
             return value
         try:
-            return cast(value)
+            out = cast(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"scalr config error in model {self._model}: var {name}={value!r} "
                              f"is not a valid {cast.__name__}") from exc
+        if min_value is not None and out < min_value:
+            raise ValueError(f"scalr config error in model {self._model}: var {name}={value!r} "
+                             f"is below its minimum {min_value}")
+        return out
 
     def get_list(self, name: str, default: list | None = None) -> list:
         value = self.get(name, default)

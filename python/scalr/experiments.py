@@ -170,6 +170,11 @@ class Split:
         self.eval_cold_item_positives = int((ei < 0).sum())
         ok = ei >= 0
         eu, ei = eu[ok], ei[ok]
+        if len(eu) == 0:
+            raise ValueError(
+                f"scalr input error: column item_id: 0 of {n_eval_pos} positive target events of the eval window "
+                f"are on an item with a positive in the train window ({ni} such items): nothing to rank "
+                "(vars train_end / eval_end / train_start)")
         pair = np.unique(ln.keys(eu, ei, ni))
         eu, ei = pair // ni, pair % ni
         allt = e[e.domain_role == "target"]
