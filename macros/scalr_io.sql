@@ -31,7 +31,7 @@
   {%- endif -%}
   {%- set n = run_query("select count(*) from glob('" ~ (path | replace("'", "''")) ~ "')").columns[0].values()[0] -%}
   {%- if n == 0 -%}
-    {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist)") }}
+    {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist, or is a directory: give a file or a glob such as dir/*.csv)") }}
   {%- endif -%}
   {%- set rel = run_query("describe select * from " ~ scalr_read_file(path) ~ " limit 0") -%}
   {%- set types = {} -%}
@@ -42,12 +42,28 @@
 {%- endmacro %}
 
 {% macro scalr_require_columns(model_name, path, cols, required, hint='') -%}
-  {#- Stops the build when a required column is missing; the message counts the file's rows. -#}
+  {#- Stops the build when a required column is missing or appears twice in the header (the reader
+      renames the second copy to <name>_1 and would silently use the first); the message counts
+      the file's rows. -#}
   {%- set missing = required | reject('in', cols) | list -%}
-  {%- if missing -%}
+  {%- set twice = [] -%}
+  {%- for c in required -%}
+    {%- if (c ~ '_1') in cols and c in cols -%}{%- do twice.append(c) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- if missing or twice -%}
     {%- set n = run_query("select count(*) from " ~ scalr_read_file(path)).columns[0].values()[0] -%}
-    {{ scalr_fail(model_name, "column " ~ (missing | join(', ')) ~ ": missing from file '" ~ path ~ "', so "
-        ~ n ~ " of " ~ n ~ " rows are unusable (the file has columns " ~ (cols | join(', ')) ~ hint ~ ")") }}
+    {%- if missing -%}
+      {%- set why = "" -%}
+      {%- if missing | length == required | length -%}
+        {%- set why = "; none of the required columns was found: is the header the first line, and does "
+            ~ "every row have as many fields as the header (no stray quote)?" -%}
+      {%- endif -%}
+      {{ scalr_fail(model_name, "column " ~ (missing | join(', ')) ~ ": missing from file '" ~ path ~ "', so "
+          ~ n ~ " of " ~ n ~ " rows are unusable (the file has columns " ~ (cols | join(', ')) ~ hint ~ why ~ ")") }}
+    {%- endif -%}
+    {{ scalr_fail(model_name, "column " ~ (twice | join(', ')) ~ ": appears twice in the header of '" ~ path ~ "' (read as "
+        ~ twice[0] ~ " and " ~ twice[0] ~ "_1), so which one holds the " ~ twice[0] ~ " of the " ~ n
+        ~ " rows is ambiguous") }}
   {%- endif -%}
 {%- endmacro %}
 

@@ -14,6 +14,8 @@ stg_events reports every failing check in one message, and independent models fa
                                   -> test_missing_required_column_and_missing_items_path
   fails  events_path that does not exist; items file without `value`
                                   -> test_missing_events_path_and_items_missing_a_column
+  fails  a column twice in the header; a directory as items_path
+                                  -> test_a_column_twice_in_the_header_and_a_directory_as_items_path
   fails  empty train window for the source and for the target domain
                                   -> test_empty_train_window_for_source_and_for_target
   fails  no overlapping users                              -> test_no_overlapping_users
@@ -203,6 +205,20 @@ def test_missing_events_path_and_items_missing_a_column(tmp_path, dbt):
     res = dbt(base_vars(missing, items_path=str(items)), select="+stg_events stg_items", command="run")
     assert_fails(res, "base_events", f"var events_path: no file matches '{missing}' (0 files, 0 rows")
     assert_fails(res, "stg_items", f"column value: missing from file '{items}', so 2 of 2 rows")
+
+
+def test_a_column_twice_in_the_header_and_a_directory_as_items_path(tmp_path, dbt):
+    """The CSV reader renames a repeated header name to <name>_1 and the first copy would be used
+    silently; a directory matches no file (the message says so)."""
+    ev = write_events(tmp_path / "events.csv", [(u, i, u.upper(), d, t) for u, i, d, t in GOOD],
+                      columns=("user_id", "item_id", "user_id", "domain", "event_ts"))
+    folder = tmp_path / "items"
+    folder.mkdir()
+    res = dbt(base_vars(ev, items_path=str(folder)), select="base_events stg_items", command="run")
+    assert_fails(res, "base_events", f"column user_id: appears twice in the header of '{ev}' "
+                 "(read as user_id and user_id_1), so which one holds the user_id of the 9 rows is ambiguous")
+    assert_fails(res, "stg_items", f"var items_path: no file matches '{folder}' (0 files, 0 rows; the path does "
+                 "not exist, or is a directory")
 
 
 def test_empty_train_window_for_source_and_for_target(tmp_path, dbt):
