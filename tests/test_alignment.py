@@ -93,7 +93,10 @@ def test_a_bucket_without_synthetic_supply_is_left_out():
     cheap = values.to_pandas().sort_values("value").item_id.head(60).tolist()
     mask = ~np.isin(syn["target_item"].to_numpy(zero_copy_only=False), cheap)
     res = align_detailed(syn.filter(mask), real, values, AlignConfig("bucket", 10, 1.0, seed=1))
-    assert res.table.num_rows > 0.5 * real.num_rows
+    # the 60 cheapest items empty buckets 0-2; the real shares are renormalised over the 7 supplied
+    # ones (summing to 1 again), each with ample supply (>= 8.7k rows for a ~10% share), so the quota
+    # is still exactly ratio * #real positives = 1.0 * 5000 rows (not renormalised: 5000 * 0.7004)
+    assert res.table.num_rows == real.num_rows == 5000
     supplied = res.before_share > 0
     assert not supplied[0] and res.real_share[0] > 0 and res.after_share[0] == 0
     others = res.real_share[supplied] / res.real_share[supplied].sum()
@@ -153,3 +156,15 @@ def test_streaming_selection_equals_the_in_memory_reference(method, batch_rows):
     assert keep.sum() > 1000
     np.testing.assert_array_equal(res.table["row"].to_numpy(), np.flatnonzero(keep))
     np.testing.assert_array_equal(res.table["value_bucket"].to_numpy(), syn_b[keep])
+
+
+def test_edges_are_quantiles_of_the_real_positives_only():
+    """Bucket edges come from the real label == 1 rows' values, not from all the real rows."""
+    syn, real, values = world(n_syn=20_000, with_neg=True)
+    res = align_detailed(syn, real, values, AlignConfig("positive_negative", 10, 1.0, seed=2))
+    val = dict(zip(values["item_id"].to_pylist(), values["value"].to_pylist()))
+    real_vals = np.array([val[i] for i in real["item_id"].to_pylist()])
+    pos = real["label"].to_numpy() == 1
+    assert 0 < pos.sum() < len(pos)
+    np.testing.assert_array_equal(res.edges, bucket_edges(real_vals[pos], 10))
+    assert not np.array_equal(res.edges, bucket_edges(real_vals, 10))  # the negatives would move them

@@ -298,3 +298,49 @@ def test_confidence_weights_user_weights_and_min_confidence():
     mc = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, min_confidence=0.3)).to_pandas()
     assert len(mc) > 0 and (mc.p_hat >= 0.3).all()
     assert len(mc) == int((base.p_hat >= 0.3).sum())  # same draws, filtered
+
+
+def test_confidence_weight_times_user_weight():
+    """confidence_weight='p' with user_weight_alpha=0.5: weight = p * n_u^-0.5, row by row."""
+    tr = planted_translation()
+    ev = events_for(tr, 50)
+    out = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, confidence_weight="p",
+                                                  user_weight_alpha=0.5)).to_pandas()
+    n_u = ev.to_pandas().user_id.value_counts().reindex(out.user_id).to_numpy()
+    assert len(out) == 4 * 50 * 2 and n_u.min() < n_u.max()  # users of different volumes
+    np.testing.assert_allclose(out.weight, out.p * n_u ** -0.5, rtol=1e-12)
+
+
+def _exact_p_hat_translation() -> pa.Table:
+    """One source item, three targets with exactly representable p_hat 0.5, 0.25, 0.125."""
+    return pa.table({"source_domain": ["src"] * 3, "source_item": ["j0"] * 3,
+                     "target_item": ["a", "b", "c"], "n_users_ji": [4, 2, 1], "n_users_j": [8] * 3,
+                     "p_hat": [0.5, 0.25, 0.125], "p_norm": [4 / 7, 2 / 7, 1 / 7], "target_rank": [1, 2, 3]})
+
+
+@pytest.mark.parametrize("strategy", ["sample", "topk"])
+def test_min_confidence_keeps_p_hat_equal_to_the_threshold(strategy):
+    """min_confidence drops draws with p_hat strictly below it: p_hat == 0.25 survives 0.25."""
+    tr = _exact_p_hat_translation()
+    ev = events_for(tr, 200)
+    cfg = dict(k=3, seed=1, strategy=strategy)
+    base = sample_synthetic(ev, tr, SamplingConfig(**cfg)).to_pandas()
+    mc = sample_synthetic(ev, tr, SamplingConfig(**cfg, min_confidence=0.25)).to_pandas()
+    n_at = int((base.p_hat == 0.25).sum())
+    assert n_at > 0 and int((mc.p_hat == 0.25).sum()) == n_at  # every draw at the threshold kept
+    assert len(mc) == int((base.p_hat >= 0.25).sum()) and (mc.p_hat >= 0.25).all()
+    if strategy == "topk":  # targets a and b for each of the 200 events
+        assert n_at == 200 and len(mc) == 2 * 200
+
+
+def test_user_weight_counts_untranslated_source_events():
+    """user_weight_alpha=1 (in-memory path, no n_user_events column): weight = 1 / n_u with n_u
+    over ALL the user's source events, those without translation included (as int_source_events)."""
+    tr = planted_translation()
+    ev = events_for(tr, 50, extra_unknown=300)
+    out = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, user_weight_alpha=1.0)).to_pandas()
+    df = ev.to_pandas()
+    n_all = df.user_id.value_counts().reindex(out.user_id).to_numpy()
+    n_tr = df[df.source_item != "unknown"].user_id.value_counts().reindex(out.user_id).to_numpy()
+    assert len(out) == 4 * 50 * 2 and (n_all > n_tr).any()  # untranslated events do change n_u
+    np.testing.assert_allclose(out.weight, 1.0 / n_all, rtol=1e-12)
