@@ -113,3 +113,78 @@ def test_bootstrap_ne_equals_direct_ne_and_evaluate_segments():
     # the model scored against itself as baseline: relative NE exactly 0, CI [0, 0]
     m2 = ev.evaluate(point.assign(baseline=p), rank, "score", "baseline", seg, ks=(5,), catalog_size=10, n_boot=20)
     assert np.allclose(m2[["rel_ne_pct", "rel_ne_lo", "rel_ne_hi"]].to_numpy(), 0)
+
+
+def test_integer_weights_equal_row_replication():
+    """ne and auc with integer weights equal the unweighted metric on rows repeated w times."""
+    rng = np.random.default_rng(4)
+    y = (rng.random(300) < 0.3).astype(int)
+    p = np.clip(0.3 + 0.3 * (y - 0.3) + rng.normal(0, 0.1, 300), 0.01, 0.99)
+    w = rng.integers(1, 6, 300)
+    w[y == 1] = rng.integers(4, 9, (y == 1).sum())  # weighted base rate far from the row base rate
+    yr, pr = np.repeat(y, w), np.repeat(p, w)
+    assert ev.ne(y, p, w) == pytest.approx(ev.ne(yr, pr), rel=1e-12)
+    assert ev.auc(y, p, w) == pytest.approx(ev.auc(yr, pr), rel=1e-12)
+    # and weights of 1 are no weights
+    assert ev.ne(y, p, np.ones(300)) == pytest.approx(ev.ne(y, p), rel=1e-12)
+
+
+def test_evaluate_coverage_per_segment_is_coverage_of_the_segments_rows():
+    """coverage@k of each segment equals ev.coverage on that segment's candidate rows alone."""
+    rng = np.random.default_rng(5)
+    n_users, n_cand = 40, 6
+    users = np.repeat(np.arange(n_users), n_cand).astype(str)
+    cold_u = np.arange(n_users) < 15
+    cold = np.repeat(cold_u, n_cand)
+    # cold users' candidates come from items 0..19, warm users' from 20..79 (catalog of 100)
+    item = np.where(cold, rng.integers(0, 20, len(users)), rng.integers(20, 80, len(users))).astype(str)
+    label = (rng.random(len(users)) < 0.3).astype(int)
+    label[::n_cand] = 1
+    score = rng.random(len(users))
+    tb = rng.random(len(users))
+    rank = pd.DataFrame({"user_id": users, "item_id": item, "label": label, "score": score, "tiebreak": tb})
+    point = rank[["user_id", "label", "score"]]
+    seg = pd.Series(np.where(cold_u, "cold", "warm"), index=np.arange(n_users).astype(str))
+    m = ev.evaluate(point, rank, "score", None, seg, ks=(1, 2), catalog_size=100, n_boot=20).set_index("segment")
+    for k in (1, 2):
+        want = {s: ev.coverage(users[mk], item[mk], score[mk], k, 100, tb[mk])
+                for s, mk in (("all", np.ones(len(users), bool)), ("cold", cold), ("warm", ~cold))}
+        assert len(set(want.values())) == 3  # the segments' coverages differ
+        for s, v in want.items():
+            assert m.loc[s, f"coverage@{k}"] == pytest.approx(v)
+    # hand check: k = 1 covers exactly the distinct top-1 items of the cold users
+    top1 = pd.DataFrame({"u": users, "i": item, "s": score})[cold].sort_values("s").groupby("u").i.last()
+    assert m.loc["cold", "coverage@1"] == pytest.approx(top1.nunique() / 100)
+
+
+def test_ci_uses_the_two_sided_level():
+    """ci is the (2.5 %, 97.5 %) linear-interpolation quantile pair: (25, 975) on 0..1000."""
+    # np.quantile's default (linear) at (1 - level) / 2 = 0.025: position 0.025 * 1000 = 25 exactly
+    # (up to the rounding of 1 - 0.95)
+    assert ev.ci(np.arange(1001)) == pytest.approx((25.0, 975.0), abs=1e-9)
+    assert ev.ci(np.arange(1001), level=0.9) == pytest.approx((50.0, 950.0), abs=1e-9)
+    assert ev.ci(np.r_[np.arange(1001), np.nan, np.inf]) == pytest.approx((25.0, 975.0), abs=1e-9)  # non-finite ignored
+    assert all(np.isnan(ev.ci(np.array([np.nan]))))
+
+
+def test_evaluate_recall_ci_matches_the_normal_approximation():
+    """With 2,000 users the recall@k bootstrap CI is centred on the mean with width ~ 2*1.96*sd/sqrt(n)."""
+    rng = np.random.default_rng(6)
+    n_users, n_cand = 2000, 8
+    users = np.repeat(np.arange(n_users), n_cand).astype(str)
+    label = (rng.random(len(users)) < 0.25).astype(int)
+    label[::n_cand] = 1
+    score = rng.random(len(users)) + 0.3 * label
+    rank = pd.DataFrame({"user_id": users, "item_id": np.tile(np.arange(n_cand), n_users).astype(str),
+                         "label": label, "score": score, "tiebreak": rng.random(len(users))})
+    point = rank[["user_id", "label", "score"]]
+    m = ev.evaluate(point, rank, "score", None, None, ks=(2,), catalog_size=n_cand, n_boot=2000).set_index("segment")
+    per = ev.ranking_per_user(users, label, score, ks=(2,), tiebreak=rank.tiebreak.to_numpy())
+    v = per["recall@2"].to_numpy()
+    assert len(v) == n_users and m.loc["all", "recall@2"] == pytest.approx(v.mean())
+    lo, hi = m.loc["all", "recall@2_lo"], m.loc["all", "recall@2_hi"]
+    normal = 2 * 1.96 * v.std() / np.sqrt(len(v))
+    # the Monte Carlo error of a B = 2000 percentile-interval width is ~2 %: 10 % is 4-5 of those
+    assert 0.9 * normal < hi - lo < 1.1 * normal
+    # the bootstrap distribution of a mean is centred on the sample mean (skew is negligible here)
+    assert abs((lo + hi) / 2 - v.mean()) < 0.1 * (hi - lo)

@@ -293,3 +293,92 @@ def test_translate_count_noise_is_laplace_and_vanishes_at_large_epsilon():
     d = (m.n_users_ji_n - m.n_users_ji)[m.n_users_ji >= 15]
     assert len(d) > 100
     assert abs(d.mean()) < 4 * np.sqrt(8.1 / len(d)) and 0.7 * 8.08 < d.var() < 1.3 * 8.08
+
+
+def test_sample_weight_reaches_lightgbm():
+    """Weighting positives 3x on the same rows raises the mean prediction toward the weighted base rate."""
+    source, target = tiny_world(6, n_users=600)
+    ctx, _ = context(source, target)
+    rows = ln.build_training_rows(ctx, target, None, ln.RowsConfig(validation_fraction=0.2))
+    feats = list(ln.FEATURES)
+    cfg = ln.TrainConfig(seed=3, n_estimators=30)
+    heavy = rows.assign(sample_weight=np.where(rows.label == 1, 3.0, 1.0))
+    mean_unw = ln.predict(ln.train_model(rows, feats, cfg), rows, feats).mean()
+    mean_w = ln.predict(ln.train_model(heavy, feats, cfg), rows, feats).mean()
+    # base rate 0.2 unweighted, 3 * 0.2 / (3 * 0.2 + 0.8) = 0.43 weighted (early stopping on the
+    # unweighted validation slice holds the weighted model below it)
+    assert abs(mean_unw - rows.label.mean()) < 0.03
+    assert mean_w > mean_unw + 0.1
+
+
+def test_popularity_negatives_follow_the_item_weights():
+    """Popularity sampling draws item j with probability w_j / sum(w) and never a zero-weight item."""
+    from scipy import stats
+    w = np.arange(1, 21, dtype=float)
+    w[[2, 9, 15]] = 0
+    n = 200_000
+    parent, item = ln.sample_negatives(np.zeros(n, np.int64), 1, w, np.zeros(0, np.int64), "popularity",
+                                       np.random.default_rng(2))
+    assert len(item) == n and (parent == np.arange(n)).all()  # nothing excluded: one per parent
+    counts = np.bincount(item, minlength=len(w))
+    assert counts[[2, 9, 15]].sum() == 0
+    nz = w > 0
+    assert stats.chisquare(counts[nz], n * w[nz] / w.sum()).pvalue > 1e-3
+    # item 20 (weight 20) drawn ~20x as often as item 1 (weight 1)
+    assert 15 < counts[19] / counts[0] < 25
+
+
+def test_synthetic_features_brute_force():
+    """Brute force, row by row: item_pop_synth / user_n_synth = log1p(lambda * sum w) over synthetic
+    events strictly before t; cf_all = log1p(sum over the user's real (weight 1) and synthetic
+    (weight min(1, lambda * w)) events e before t on items i_e != i of w_e * sum over other users v
+    of H[v, i_e] H[v, i]), with H = max(T, min(1, lambda * synthetic mass)) over the whole window."""
+    lam = 0.4
+    source, target = tiny_world(8, n_users=200)
+    tr = ln.translate(source, target)
+    syn = synthetic_from(source, tr)  # weight 0.5, dated at the source event
+    day = pd.Timedelta(days=1)
+    t0 = pd.Timestamp("2024-01-01")
+    items = sorted(set(target.item_id))
+    # planted: u_heavy has a real event on items[0] and 8 synthetic events on items[1] (mass
+    # 8 * 0.4 * 0.5 = 1.6, capped at 1 in H); u_solo has the only real event on t_solo and 3
+    # synthetic events on items[2]: the pair (t_solo, items[2]) rests on u_solo alone
+    target = pd.concat([target, pd.DataFrame({"user_id": ["u_heavy", "u_solo"], "item_id": [items[0], "t_solo"],
+                                              "event_ts": [t0 + 10 * day, t0 + 20 * day], "label": 1})],
+                       ignore_index=True)
+    syn = pd.concat([syn, pd.DataFrame({"user_id": ["u_heavy"] * 8 + ["u_solo"] * 3,
+                                        "target_item": [items[1]] * 8 + [items[2]] * 3, "source_item": "s0",
+                                        "event_ts": [t0 + (30 + d) * day for d in range(11)], "weight": 0.5,
+                                        "label": 1})], ignore_index=True)
+    ctx, _ = context(source, target, syn, lam=lam)
+    # H and its columns (item -> {user: H}) from the definitions
+    H = {}
+    for uu, ii in zip(target.user_id, target.item_id):
+        H[(uu, ii)] = 1.0
+    for (uu, ii), m in (lam * syn.groupby(["user_id", "target_item"]).weight.sum()).items():
+        H[(uu, ii)] = max(H.get((uu, ii), 0.0), min(1.0, m))
+    col: dict = {}
+    for (uu, ii), h in H.items():
+        col.setdefault(ii, {})[uu] = h
+    assert H[("u_heavy", items[1])] == 1.0 and H[("u_solo", items[2])] == pytest.approx(0.6)
+    hist = pd.concat([target[["user_id", "item_id", "event_ts"]].assign(w=1.0),
+                      syn.rename(columns={"target_item": "item_id"})[["user_id", "item_id", "event_ts"]].assign(
+                          w=np.minimum(lam * syn.weight.to_numpy(), 1.0))], ignore_index=True)
+    late = pd.Timestamp("2030-01-01")
+    queries = [(u, i, t) for u, i, t in zip(target.user_id, target.item_id, target.event_ts)][::23]
+    queries += [(u, i, t) for u, i, t in zip(syn.user_id, syn.target_item, syn.event_ts)][::41]
+    with_0 = target.user_id[(target.item_id == items[0]) & (target.user_id != "u_heavy")].unique()[:5]
+    queries += [(u, items[1], late) for u in with_0] + [("u_solo", items[2], late), ("u_heavy", items[1], late)]
+    qu, qi, qt = (list(x) for x in zip(*queries))
+    f = ctx.features(ln.codes(qu, ctx.users), ln.codes(qi, ctx.items), ln.to_us(qt), groups=("synthetic",))
+    for r, (uu, ii, tt) in enumerate(queries):
+        before = syn[syn.event_ts < tt]
+        assert f["item_pop_synth"][r] == pytest.approx(np.log1p(lam * before.weight[before.target_item == ii].sum()))
+        assert f["user_n_synth"][r] == pytest.approx(np.log1p(lam * before.weight[before.user_id == uu].sum()))
+        h = hist[(hist.user_id == uu) & (hist.event_ts < tt)]
+        want = sum(w * sum(hv * col[ii].get(v, 0.0) for v, hv in col[x].items() if v != uu)
+                   for x, w in zip(h.item_id, h.w) if x != ii)
+        assert np.expm1(f["cf_all"][r]) == pytest.approx(want, abs=1e-9)
+    assert len(queries) >= 60 and (f["cf_all"][:-2] > 0).mean() > 0.5
+    # a pair resting on a single user (t_solo, items[2] of u_solo) is entirely the row's own cell
+    assert f["cf_all"][-2] == 0 and f["user_n_synth"][-2] == pytest.approx(np.log1p(3 * lam * 0.5))
