@@ -71,3 +71,39 @@ def test_count_noise_is_seeded_laplace(world_paths, tmp_path):
     assert 0.75 * 8.08 < d.var() < 1.25 * 8.08
     assert (a.n_users_ji > 0).all()
     np.testing.assert_allclose(a.p_hat, a.n_users_ji / a.n_users_j)
+    assert (a.n_users_ji <= a.n_users_j).all() and (a.p_hat <= 1).all()
+
+
+def test_noisy_counts_are_capped_at_the_source_items_users(tmp_path):
+    """200 single-user pairs (n_users_j = n_users_ji = 1) under Laplace(1/0.5) noise: about a quarter
+    would round to >= 2, i.e. p_hat >= 2; every released count is capped at n_users_j = 1."""
+    from tests.conftest import run_dbt
+    rows = ["user_id,item_id,domain,event_ts"] + [
+        f"u{k},s{k},source,2024-01-01\nu{k},t{k},target,2024-01-02" for k in range(200)]
+    ev = tmp_path / "events.csv"
+    ev.write_text("\n".join(rows) + "\n")
+    res = run_dbt(tmp_path / "run", {"events_path": str(ev), "count_noise_epsilon": 0.5}, select="+translation",
+                  command="run")
+    assert res.ok, res.output[-3000:]
+    tr = res.table("translation")
+    assert 100 < len(tr) < 200  # the pairs whose noisy count rounded to <= 0 are dropped
+    assert (tr.n_users_j == 1).all() and (tr.n_users_ji == 1).all() and (tr.p_hat == 1).all()
+
+
+def test_min_support_is_a_floor_on_true_counts_with_noise(world_paths, tmp_path):
+    """With count_noise_epsilon, min_support still filters on the true count (every released pair
+    rests on >= k overlap users), and privacy_audit measures the true support of the synthetic
+    rows, not their noisy n_users_ji (which can fall below k)."""
+    from tests.conftest import run_dbt
+    base = {"events_path": str(world_paths["events"]), "train_end": "2024-09-01"}
+    clean = run_dbt(tmp_path / "clean", base, select="+translation")
+    res = run_dbt(tmp_path / "k2", {**base, "min_support": 2, "count_noise_epsilon": 0.5}, select="+privacy_audit")
+    assert clean.ok and res.ok, res.output[-3000:]
+    keys = ["source_domain", "source_item", "target_item"]
+    m = res.table("translation").merge(clean.table("translation"), on=keys, how="left", suffixes=("", "_true"))
+    assert m.n_users_ji_true.notna().all() and (m.n_users_ji_true >= 2).all()
+    assert (m.n_users_ji == 1).any()  # noise took some released counts below k
+    audit = res.table("privacy_audit").set_index("metric").value
+    assert audit["share_support_le_1"] == 0
+    syn = res.table("synthetic_events_aligned").merge(clean.table("translation"), on=keys, suffixes=("", "_true"))
+    assert audit["share_support_le_2"] == pytest.approx((syn.n_users_ji_true <= 2).mean(), abs=1e-12)

@@ -23,12 +23,14 @@
 with
 
 raw_cooccurrence as (
+    {#- the k-support floor (var min_support) holds on the true count, before any noise -#}
     select
         source_key,
         target_key,
         n_users_ji,
         n_users_j
     from {{ ref('int_cooccurrence') }}
+    where n_users_ji >= {{ min_support }}
 ),
 
 {% if epsilon or beta -%}
@@ -39,13 +41,15 @@ items as (
 
 {% if epsilon -%}
 {#- Laplace(1/epsilon) noise on each pair count before P_hat, seeded by noise_seed and the pair's
-    text ids; pairs whose noisy count rounds to <= 0 are dropped. -#}
+    text ids; pairs whose noisy count rounds to <= 0 are dropped, and a noisy count is capped at
+    n_users_j (no pair holds more users than its source item: p_hat <= 1). -#}
 noised as (
     select
         c.source_key,
         c.target_key,
-        cast(round(c.n_users_ji + {{ scalr_laplace("s.domain || '|' || s.item_id || '|' || t.item_id",
-            scalr_var_number('noise_seed', 'int_translation', integer=true), 1.0 / epsilon) }}) as bigint) as n_users_ji,
+        least(cast(round(c.n_users_ji + {{ scalr_laplace("s.domain || '|' || s.item_id || '|' || t.item_id",
+            scalr_var_number('noise_seed', 'int_translation', integer=true), 1.0 / epsilon) }}) as bigint),
+            c.n_users_j) as n_users_ji,
         c.n_users_j
     from raw_cooccurrence as c
     inner join items as s on c.source_key = s.item_key
@@ -61,11 +65,6 @@ cooccurrence as (
     ),
 {%- endif %}
 
-supported as (
-    select * from cooccurrence
-    where n_users_ji >= {{ min_support }}
-),
-
 {% if top_n -%}
 ranked as (
     select
@@ -74,7 +73,7 @@ ranked as (
             partition by source_key
             order by n_users_ji desc, target_key
         ) as support_rank
-    from supported
+    from cooccurrence
 ),
 
 kept as (
@@ -84,7 +83,7 @@ kept as (
 {%- else -%}
     {#- No top-N filter: skip the support_rank window (one sort of every pair less). -#}
     kept as (
-        select * from supported
+        select * from cooccurrence
     ),
 {%- endif %}
 

@@ -8,9 +8,33 @@ synthetic as (
         user_id,
         target_item,
         source_domain,
-        source_item,
-        n_users_ji
+        source_item
     from {{ ref('synthetic_events_aligned') }}
+),
+
+true_support as (
+    {#- the TRUE number of overlap users of each pair (int_cooccurrence): with count_noise_epsilon
+        the n_users_ji of translation and of the synthetic rows is the noisy one -#}
+    select
+        s.domain as source_domain,
+        s.item_id as source_item,
+        t.item_id as target_item,
+        c.n_users_ji
+    from {{ ref('int_cooccurrence') }} as c
+    inner join {{ ref('int_items') }} as s on c.source_key = s.item_key
+    inner join {{ ref('int_items') }} as t on c.target_key = t.item_key
+),
+
+synthetic_support as (
+    select
+        sy.source_domain,
+        sy.source_item,
+        ts.n_users_ji
+    from synthetic as sy
+    inner join true_support as ts
+        on
+            sy.source_domain = ts.source_domain and sy.source_item = ts.source_item
+            and sy.target_item = ts.target_item
 ),
 
 translation as (
@@ -23,7 +47,7 @@ support as (
         sum(case when n_users_ji <= 1 then 1 else 0 end) as n_le_1,
         sum(case when n_users_ji <= 2 then 1 else 0 end) as n_le_2,
         sum(case when n_users_ji <= 5 then 1 else 0 end) as n_le_5
-    from synthetic
+    from synthetic_support
 ),
 
 train_pairs as (

@@ -175,12 +175,13 @@ def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
     pop = np.asarray(T.sum(axis=0)).ravel()
     pop_share = pop / max(pop.sum(), 1)
     out = pd.DataFrame({"j": C.row, "i": C.col, "n_users_ji": C.data.astype(np.int64)})
-    if noise_epsilon:
-        noise = np.random.default_rng(noise_seed).laplace(0.0, 1.0 / noise_epsilon, len(out))
-        out["n_users_ji"] = np.round(out.n_users_ji.to_numpy() + noise).astype(np.int64)
-        out = out[out.n_users_ji > 0]
-    out = out[out.n_users_ji >= max(int(min_support or 1), 1)]
+    out = out[out.n_users_ji >= max(int(min_support or 1), 1)]  # k-support floor on the true count
     out["n_users_j"] = n_j[out.j].astype(np.int64)
+    if noise_epsilon:  # noisy counts, capped at n_users_j (p_hat <= 1); <= 0 dropped
+        noise = np.random.default_rng(noise_seed).laplace(0.0, 1.0 / noise_epsilon, len(out))
+        noisy = np.round(out.n_users_ji.to_numpy() + noise).astype(np.int64)
+        out["n_users_ji"] = np.minimum(noisy, out.n_users_j.to_numpy())
+        out = out[out.n_users_ji > 0]
     out["p_hat"] = out.n_users_ji / out.n_users_j
     score = (out.n_users_ji + shrinkage * pop_share[out.i]) / (out.n_users_j + shrinkage)
     out["p_norm"] = score / score.groupby(out.j).transform("sum")
