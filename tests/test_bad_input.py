@@ -277,14 +277,16 @@ def test_empty_eval_window_and_a_quoted_target_domain(tmp_path, dbt):
     ev = write_events(tmp_path / "events.csv", [r + (lab,) for r, lab in zip(rows, labels)],
                       columns=COLS + ("label",))
     items = tmp_path / "items.csv"
-    items.write_text(f"item_id,domain,value\nt1,\"{tgt}\",2.5\nt2,\"{tgt}\",1\n")
+    items.write_text(f"item_id,domain,value\nt1,\"{tgt}\",2.5\nt9,\"{tgt}\",1\n")  # no value for t2
     res = dbt(base_vars(ev, target_domain=tgt, items_path=str(items), eval_end="2024-11-01"),
               select="+int_target_item_values +int_target_eval_events", command="run")
     assert_fails(res, "in model int_target_eval_events", "column event_ts: target domain 'kid's' has 1 of 6 rows "
                  "in the eval window [2024-10-01, 2024-11-01) and 0 of them are positives")
     assert "Parser Error" not in res.output, res.output[-3000:]
     values = res.table("int_target_item_values")
-    assert len(values) == 2 and "t1" in set(values.item_id), values
+    assert dict(zip(values.item_id, values.value_source)) == {"t1": "items.value", "t2": "popularity"}, values
+    assert ("int_target_item_values: 1 of 2 target train items have no row of target_domain 'kid's' in "
+            "items_path; they are valued by popularity") in res.output
 
 
 # ---------------------------------------------------------------- inputs that build correctly
