@@ -44,8 +44,27 @@ def test_uniform_keeps_same_total_but_not_the_shape():
     u = align_detailed(syn, real, values, AlignConfig("uniform_positive", 10, 1.0, seed=1))
     assert u.table.num_rows == b.table.num_rows
     assert abs(u.tv_after - u.tv_before) < 0.05 and u.tv_after > 0.15
-    n = align(syn, real, values, AlignConfig("none"))
-    assert n.num_rows == syn.num_rows and "value_bucket" in n.schema.names
+    # "none" keeps every synthetic row unchanged and in order (negatives too), and attaches the bucket
+    # of the documented rule, computed here by hand: edges = the distinct "lower" 10-quantiles of the
+    # real positives' item values; bucket = #edges strictly below the item's value (value <= edges[0] -> 0)
+    syn, real, values = world(n_syn=20_000, with_neg=True)
+    res = align_detailed(syn, real, values, AlignConfig("none"))
+    n = res.table
+    assert n.schema.names == syn.schema.names + ["value_bucket"]
+    assert n.drop_columns(["value_bucket"]).equals(syn)
+    val = dict(zip(values["item_id"].to_pylist(), values["value"].to_pylist()))
+    real_v = np.array([val[i] for i in real["item_id"].to_pylist()])[real["label"].to_numpy() == 1]
+    edges = np.unique(np.sort(real_v)[[int(np.floor(q * (len(real_v) - 1))) for q in np.arange(1, 10) / 10]])
+    assert len(edges) == 9
+    syn_v = np.array([val[i] for i in syn["target_item"].to_pylist()])
+    want = (syn_v[:, None] > edges[None, :]).sum(axis=1)
+    np.testing.assert_array_equal(n["value_bucket"].to_numpy(), want)
+    assert np.isin(syn_v, edges).sum() > 100  # rows right on an edge: the <= side is exercised
+    assert np.bincount(want, minlength=10).min() > 300  # every bucket is populated
+    # nothing is selected: the bucket shares after equal those before (of the positives)
+    np.testing.assert_allclose(res.after_share, res.before_share)
+    np.testing.assert_allclose(res.before_share, np.bincount(want[syn["label"].to_numpy() == 1], minlength=10)
+                               / (syn["label"].to_numpy() == 1).sum())
 
 
 def test_ratio_capped_by_the_scarcest_bucket():
