@@ -259,11 +259,13 @@ def test_control_character_ids_items_without_target_rows_and_bad_vars(tmp_path, 
     ev = write_events(tmp_path / "events.csv", GOOD)
     res = dbt(base_vars(ev, train_end=20241001), select="+int_events_train", command="run", name="t")
     assert_fails(res, "in model int_events_train", "var train_end = '20241001' is not a date or timestamp")
-    res = dbt(base_vars(ev, min_support="two", source_window_days="abc", max_items_per_user=0),
+    res = dbt(base_vars(ev, min_support="two", source_window_days="abc"),
               select="+int_translation +int_source_events", command="run", name="v")
-    assert_fails(res, "in model int_user_items: var max_items_per_user = 0 is outside [1, inf]",
+    assert_fails(res, "in model int_translation: var min_support = 'two' is not an integer",
                  "in model int_source_events: var source_window_days = 'abc' is not an integer")
     assert "Parser Error" not in res.output and "Binder Error" not in res.output, res.output[-3000:]
+    res = dbt(base_vars(ev, max_items_per_user=0), select="+int_user_items", command="run", name="cap")
+    assert_fails(res, "in model int_user_items: var max_items_per_user = 0 is outside [1, inf]")
 
 
 def test_empty_eval_window_and_a_quoted_target_domain(tmp_path, dbt):

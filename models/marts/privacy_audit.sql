@@ -26,10 +26,7 @@ true_support as (
 ),
 
 synthetic_support as (
-    select
-        sy.source_domain,
-        sy.source_item,
-        ts.n_users_ji
+    select ts.n_users_ji
     from synthetic as sy
     inner join true_support as ts
         on
