@@ -11,8 +11,6 @@ def model(dbt, session):
         "negative_sampler": dbt.config.get("negative_sampler"),
         "synthetic_lambda": dbt.config.get("synthetic_lambda"),
         "training_seed": dbt.config.get("training_seed"),
-        "target_keep_users": dbt.config.get("target_keep_users"),
-        "keep_seed": dbt.config.get("keep_seed"),
     }, "training_rows")
     cfg = ln.RowsConfig(
         negatives_per_positive=c.get("negatives_per_positive", 4, int),
@@ -26,6 +24,6 @@ def model(dbt, session):
                        "user_id, source_domain, source_item, event_ts, label")
     translation = pandas_of(session, dbt.ref("translation"), "source_domain, source_item, target_rank")
     synthetic = pandas_of(session, dbt.ref("synthetic_events_aligned"))
-    rows = ln.training_rows_from_tables(real, source, translation, synthetic, cfg,
-                                        c.get("target_keep_users", 1.0, float), c.get("keep_seed", 7, int))
-    return rows
+    # target_keep_users is applied upstream (int_events_train): real holds only kept users' events
+    # and translation is the P_hat of that data.
+    return ln.training_rows_from_tables(real, source, translation, synthetic, cfg)

@@ -16,6 +16,7 @@ they cannot separate a user's positives from their negatives). See ``FEATURE_DOC
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,15 +138,27 @@ def sample_negatives(parent_user: np.ndarray, n_per_parent: int, item_weights: n
     return parent[ok], item[ok]
 
 
+def keep_draw(user_ids: np.ndarray, seed: int) -> np.ndarray:
+    """Each user's uniform draw in [0, 1): the first 13 hex digits of md5(f"{seed}:{user_id}")
+    (UTF-8) as an integer / 16^13. The Python twin of int_target_users.keep_draw (macro
+    scalr_md5_uniform), so the SQL and Python keep decisions agree user for user."""
+    ids = np.asarray(user_ids, dtype=object).astype(str)
+    uniq, inv = np.unique(ids, return_inverse=True)
+    prefix = f"{int(seed)}:"
+    d = np.array([int(hashlib.md5((prefix + u).encode("utf-8")).hexdigest()[:13], 16) for u in uniq],
+                 dtype=np.float64) / float(16 ** 13)
+    return d[inv.reshape(-1)] if len(ids) else np.zeros(0)
+
+
 def keep_target_users(user_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask: which users keep their target train events (the rest become target-cold).
-    Depends only on the set of user ids and the seed (not on their order)."""
+    The same md5 rule as the warehouse (int_target_users: kept iff keep_draw < fraction; every user
+    at fraction >= 1). Per user, independent of the other ids and their order. The dbt project
+    applies it upstream (int_events_train); this stays as a test oracle and for callers that have
+    not moved to int_target_users yet (applying it again to already filtered events is a no-op)."""
     if fraction >= 1:
         return np.ones(len(user_ids), bool)
-    uniq = np.unique(np.asarray(user_ids, dtype=object).astype(str))
-    r = np.random.default_rng(seed).random(len(uniq))
-    kept = pd.Index(uniq[r < fraction])
-    return kept.get_indexer(pd.Index(np.asarray(user_ids, dtype=object).astype(str))) >= 0
+    return keep_draw(user_ids, seed) < float(fraction)
 
 
 # --------------------------------------------------------------------------------------------
@@ -759,19 +772,14 @@ def predict(model: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.
 
 def training_rows_from_tables(real_events: pd.DataFrame, source_events: pd.DataFrame,
                               translation: pd.DataFrame, synthetic: pd.DataFrame | None,
-                              cfg: RowsConfig, target_keep_users: float = 1.0,
-                              keep_seed: int = 7) -> pd.DataFrame:
+                              cfg: RowsConfig) -> pd.DataFrame:
     """real_events [user_id, item_id, event_ts, label] (real target train events), source_events
     [user_id, source_domain, source_item, ...] (source train events), the translation mart and the
-    aligned synthetic events. With target_keep_users < 1 the dropped users' target events leave the
-    rows and the features, and P_hat is recomputed without them (``translate``)."""
-    if target_keep_users < 1:
-        keep = keep_target_users(real_events.user_id.to_numpy(), target_keep_users, keep_seed)
-        real_events = real_events[keep]
+    aligned synthetic events. var target_keep_users is applied upstream in the warehouse
+    (int_events_train): real_events hold only kept users' events and translation is the P_hat of
+    that data, so nothing is filtered or recomputed here."""
     pos = real_events[real_events.label.to_numpy() == 1]
     src = source_events[source_events.label.to_numpy() == 1] if "label" in source_events else source_events
-    if target_keep_users < 1:
-        translation = translate(src, pos)
     users = pd.Index(np.unique(np.r_[real_events.user_id.to_numpy().astype(str), src.user_id.to_numpy().astype(str)]))
     items = pd.Index(np.unique(pos.item_id.to_numpy().astype(str)))
     ctx = build_context(pos, src, translation, synthetic, users, items, cfg.synthetic_lambda)
