@@ -147,8 +147,8 @@ def test_keep_one_is_a_no_op(tmp_path, dbt):
     world, paths = _world(tmp_path, seed=8, n_users=400)
     base = dbt(_vars(paths), select="+translation", command="run", name="base")
     assert base.ok, base.output[-3000:]
-    one = dbt(_vars(paths, target_keep_users=1.0, keep_seed=99), select="+translation", command="run",
-              name="one")
+    one = dbt(_vars(paths, target_keep_users=1.0, keep_seed=99), select="+translation", command="build",
+              name="one")  # build: also int_target_users' PK tests
     assert one.ok, one.output[-3000:]
     order = "source_domain, source_item, target_item"
     assert base.table("translation", order).equals(one.table("translation", order))
@@ -162,6 +162,7 @@ def test_keep_one_is_a_no_op(tmp_path, dbt):
 @pytest.mark.parametrize("bad,needle", [
     ({"target_keep_users": 1.5}, "var target_keep_users = 1.5 is outside [0, 1]"),
     ({"keep_seed": "abc"}, "var keep_seed = 'abc' is not an integer"),
+    ({"target_keep_users": 0}, "keeps no user with a target-domain event in the train window"),
 ])
 def test_bad_keep_vars_stop_the_build(tmp_path, dbt, bad, needle):
     world, paths = _world(tmp_path, seed=9, n_users=200)
