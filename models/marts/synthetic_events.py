@@ -2,7 +2,13 @@
 
 Streams, with bounded memory: int_translation (the integer-keyed sampling distribution) and the
 source events with a translation, both ordered by source item key, are read through two cursors
-and merged a chunk of source items at a time (scalr.sampling.sample_sorted)."""
+and merged a chunk of source items at a time (scalr.sampling.sample_sorted).
+
+leave_self_out (default true): the draws for a source event (u, j) follow P_hat without u's own
+contribution, weight p_norm_i * (n_users_ji - o_ui) / n_users_ji (o_ui = 1 iff u holds j and target
+item i in int_user_items); see scalr.sampling's module doc and synthetic_events.yml. The events
+carry self_key (u's user_key where u holds j) and the overlap users' target positives are held as
+sorted int64 keys; the counters (dropped draws) are printed to stderr at the end of the stream."""
 from scalr.dbt_config import ModelConfig, arrow_of
 from scalr.sampling import (STREAM_SCHEMA, LooStats, SamplingConfig, distribution_sql, events_sql,
                             read_item_codes, read_own_pairs, sample_sorted, sources_sql)
