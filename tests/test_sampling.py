@@ -1,12 +1,16 @@
 """Statistical and exactness tests of the vectorized sampler (scalr.sampling)."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from scipy import stats
 
-from scalr.sampling import (OUTPUT_SCHEMA, STREAM_SCHEMA, ChunkTables, SamplingConfig, SourceItems,
+from scalr.sampling import (OUTPUT_SCHEMA, STREAM_SCHEMA, ChunkTables, LooStats, SamplingConfig, SourceItems,
                             TargetCodes, alias_tables, encode_events, encode_translation, sample_sorted,
                             sample_stream, sample_synthetic, tempered)
 
@@ -344,3 +348,162 @@ def test_user_weight_counts_untranslated_source_events():
     n_tr = df[df.source_item != "unknown"].user_id.value_counts().reindex(out.user_id).to_numpy()
     assert len(out) == 4 * 50 * 2 and (n_all > n_tr).any()  # untranslated events do change n_u
     np.testing.assert_allclose(out.weight, 1.0 / n_all, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------ leave-self-out
+
+def _loo_translation(sizes_counts: dict[str, list[int]]) -> pa.Table:
+    """Translation with the given n_users_ji per source item (rows in descending count order)."""
+    rows = []
+    for j, counts in sizes_counts.items():
+        n = np.array(sorted(counts, reverse=True))
+        for r, c in enumerate(n):
+            rows.append(("src", j, f"{j}_t{r:02d}", int(c), int(n.max() + 3), c / (n.max() + 3), c / n.sum(), r + 1))
+    return pa.table(dict(zip(["source_domain", "source_item", "target_item", "n_users_ji", "n_users_j",
+                              "p_hat", "p_norm", "target_rank"], map(list, zip(*rows)))))
+
+
+def _events(users_items: list[tuple[str, str, int]], n_each: int) -> pa.Table:
+    """n_each events per (user, source item, label)."""
+    u, j, lab = zip(*[x for x in users_items for _ in range(n_each)])
+    n = len(u)
+    return pa.table({"user_id": list(u), "source_domain": ["src"] * n, "source_item": list(j),
+                     "event_ts": pa.array(np.datetime64("2024-05-01", "us") + np.arange(n).astype("timedelta64[s]")),
+                     "label": pa.array(np.array(lab, np.int32))})
+
+
+def _user_items(rows: list[tuple[str, str, str]]) -> pa.Table:
+    """(user_id, role, item_id) -> int_user_items' text columns (source domain 'src', target 'tgt')."""
+    return pa.table({"user_id": [r[0] for r in rows], "domain": ["src" if r[1] == "source" else "tgt" for r in rows],
+                     "domain_role": [r[1] for r in rows], "item_id": [r[2] for r in rows]})
+
+
+def _pvalue(counts: np.ndarray, expected_p: np.ndarray) -> float:
+    keep = expected_p > 0
+    assert counts[~keep].sum() == 0, "draws on zero-probability targets"
+    e = counts.sum() * expected_p[keep] / expected_p[keep].sum()
+    return float(stats.chisquare(counts[keep], e).pvalue)
+
+
+@pytest.mark.parametrize("cfg", [SamplingConfig(k=4, seed=3, leave_self_out=True),
+                                 SamplingConfig(k=4, seed=3, temperature=0.7, top_p=0.95, leave_self_out=True)])
+def test_leave_self_out_fits_p_loo_and_rejects_p_norm(cfg):
+    """u0 holds j and 5 of j's 12 targets (counts 1, 1, 2, 3 and 6: 40 % of the mass): 240k draws
+    for (u0, j) fit q_i (n_ji - o_ui) / n_ji renormalised (q the configured distribution), and the
+    same draws reject plain q (the control). The exact leftover draw is exercised (cells rejected
+    LOO_ROUNDS times), none dropped. u1 also holds j's targets but not j (its event has label 0 and
+    no int_user_items source row): o = 0, its draws fit plain q."""
+    counts = [6, 5, 4, 4, 3, 3, 2, 2, 2, 1, 1, 1]
+    tr = _loo_translation({"j": counts})
+    targets = [f"j_t{r:02d}" for r in range(12)]
+    own_idx = [0, 4, 6, 9, 10]  # counts 6, 3, 2, 1, 1
+    ui = _user_items([("u0", "source", "j")] + [("u0", "target", targets[i]) for i in own_idx]
+                     + [("u1", "target", targets[i]) for i in range(12)] + [("u1", "source", "other")])
+    ev = _events([("u0", "j", 1), ("u1", "j", 0)], 60_000)
+    st = LooStats()
+    out = sample_synthetic(ev, tr, cfg, user_items=ui, stats=st, batch_events=25_000).to_pandas()
+    q = tempered(np.array(counts, float) / sum(counts), np.array([0, 12]), cfg.temperature, cfg.top_p)
+    n = np.array(counts, float)
+    o = np.isin(np.arange(12), own_idx)
+    p_loo = q * (n - o) / n
+    for user, expected, control in [("u0", p_loo, q), ("u1", q, p_loo)]:
+        got = out[out.user_id == user].target_item.value_counts().reindex(targets, fill_value=0).to_numpy()
+        assert got.sum() == 60_000 * 4
+        assert _pvalue(got, expected) > 0.01, user
+        if expected is p_loo:
+            assert _pvalue(got, control) < 1e-12  # the control: plain q must be rejected
+    assert st.exact > 0 and st.dropped == 0 and st.own_first > 0
+
+
+def test_leave_self_out_drops_draws_with_only_own_mass_and_never_draws_self_only_pairs():
+    """Pairs whose only support is u (n = 1, o = 1) are never drawn for u; a source item whose whole
+    mass is u's own yields no row for u (the draws are counted as dropped); other users are
+    unaffected."""
+    tr = _loo_translation({"a": [1, 1, 1], "b": [1, 2, 1, 3]})
+    ui = _user_items([("u0", "source", "a"), ("u0", "source", "b"), ("u0", "target", "a_t00"),
+                      ("u0", "target", "a_t01"), ("u0", "target", "a_t02"), ("u0", "target", "b_t02"),
+                      ("u0", "target", "b_t03")])
+    ev = _events([("u0", "a", 1), ("u0", "b", 1), ("u1", "a", 1)], 500)
+    for strategy in ("sample", "topk"):
+        st = LooStats()
+        out = sample_synthetic(ev, tr, SamplingConfig(k=2, seed=1, strategy=strategy, leave_self_out=True),
+                               user_items=ui, stats=st).to_pandas()
+        u0 = out[out.user_id == "u0"]
+        assert not (u0.source_item == "a").any()
+        assert not u0.target_item.isin(["b_t02", "b_t03"]).any()  # counts 1 and 1, both u0's own
+        assert (u0.source_item == "b").sum() == 500 * 2
+        assert (out.user_id == "u1").sum() == 500 * 2
+        if strategy == "sample":
+            assert st.dropped == 500 * 2
+
+
+def _loo_world(seed=0):
+    tr, ev = wide_world(seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    users = sorted(set(ev["user_id"].to_pylist()))
+    src = sorted(set(tr["source_item"].to_pylist()))
+    tg = sorted(set(tr["target_item"].to_pylist()))
+    rows = []
+    top = tr.filter(pc.less_equal(tr["target_rank"], 2)).to_pandas().groupby("source_item").target_item.apply(list)
+    for u in users:  # u holds 50 of the 135 source items, 30 random target items and, for half
+        held = rng.choice(src, 50, replace=False)  # the held source items, their top-2 targets
+        rows += [(u, "source", j) for j in held]
+        tgt = set(rng.choice(tg, 30, replace=False)) | {i for j in held[:25] for i in top[j]}
+        rows += [(u, "target", i) for i in sorted(tgt)]
+    ui = pa.table({"user_id": [r[0] for r in rows],
+                   "domain": [("a" if int(r[2][1:]) % 3 else "b") if r[1] == "source" else "t" for r in rows],
+                   "domain_role": [r[1] for r in rows], "item_id": [r[2] for r in rows]})
+    return tr, ev, ui
+
+
+@pytest.mark.parametrize("cfg", [SamplingConfig(k=3, seed=11, leave_self_out=True),
+                                 SamplingConfig(k=4, strategy="topk", min_confidence=0.05, leave_self_out=True),
+                                 SamplingConfig(k=2, seed=5, temperature=0.5, top_p=0.7, min_confidence=0.02,
+                                                leave_self_out=True)])
+def test_leave_self_out_is_deterministic_and_independent_of_chunks(cfg):
+    """Same seed, same rows, whatever the chunk / batch sizes; a different seed differs; with
+    leave_self_out false the rows are exactly today's (user_items ignored), and every row whose
+    first draw was not the user's own pair is the same as without it."""
+    tr, ev, ui = _loo_world()
+    whole = sample_synthetic(ev, tr, cfg, user_items=ui)
+    assert whole.num_rows > 0 and whole.schema == OUTPUT_SCHEMA
+    for chunk, batch in [(1, 333), (50, 1), (10**9, 4096)]:
+        assert whole.equals(sample_synthetic(ev, tr, cfg, chunk_pairs=chunk, batch_events=batch, user_items=ui))
+    off = dataclasses.replace(cfg, leave_self_out=False)
+    plain = sample_synthetic(ev, tr, off)
+    assert plain.equals(sample_synthetic(ev, tr, off, user_items=ui))
+    assert not plain.equals(whole)
+    if cfg.strategy == "sample":
+        assert not whole.equals(sample_synthetic(ev, tr, dataclasses.replace(cfg, seed=cfg.seed + 1), user_items=ui))
+        key = ["user_id", "source_item", "event_ts", "label", "draw"]
+        both = plain.to_pandas().merge(whole.to_pandas(), on=key, suffixes=("", "_loo"))
+        held = set(zip(ui["user_id"].to_pylist(), ui["item_id"].to_pylist()))
+        own = np.array([(u, j) in held and (u, i) in held for u, j, i in
+                        zip(both.user_id, both.source_item, both.target_item)])
+        assert (both.target_item == both.target_item_loo)[~own].all()
+        assert own.any() and (both.target_item != both.target_item_loo)[own].any()
+
+
+def test_leave_self_out_topk_is_the_top_k_of_the_leftover():
+    """topk with leave_self_out: per event the K highest p (n - o) / n, ties by target_rank (weights
+    on a 2^-40 grid: p (n - 1) / n ties p' = p (n - 1) / n), zero weights left out, checked against a brute force over every event."""
+    tr, ev, ui = _loo_world(seed=2)
+    k = 4
+    out = sample_synthetic(ev, tr, SamplingConfig(k=k, strategy="topk", leave_self_out=True), user_items=ui).to_pandas()
+    held = set(zip(ui["user_id"].to_pylist(), ui["item_id"].to_pylist()))
+    t = tr.to_pandas()
+    groups = {j: g.sort_values("target_rank") for j, g in t.groupby("source_item")}
+    got = out.groupby(["user_id", "source_item", "event_ts", "label"]).target_item.apply(list).to_dict()
+    n_checked = 0
+    for u, j, ts, lab in zip(*[ev[c].to_pylist() for c in ["user_id", "source_item", "event_ts", "label"]]):
+        if j not in groups:
+            continue
+        g = groups[j]
+        o = np.array([(u, j) in held and (u, i) in held for i in g.target_item])
+        n = g.n_users_ji.to_numpy()
+        w = np.rint(g.p_norm.to_numpy() * ((n - o) / n) * 2.0 ** 40)  # exact ties stay ties
+        order = sorted(range(len(w)), key=lambda r: (-w[r], r))
+        want = [g.target_item.iloc[r] for r in order if w[r] > 0][:k]
+        assert got.get((u, j, pd.Timestamp(ts), lab), []) == want
+        n_checked += 1
+    assert n_checked > 10_000

@@ -2,10 +2,18 @@
 
 Streams, with bounded memory: int_translation (the integer-keyed sampling distribution) and the
 source events with a translation, both ordered by source item key, are read through two cursors
-and merged a chunk of source items at a time (scalr.sampling.sample_sorted)."""
+and merged a chunk of source items at a time (scalr.sampling.sample_sorted).
+
+leave_self_out (default true): the draws for a source event (u, j) follow P_hat without u's own
+contribution, weight p_norm_i * (n_users_ji - o_ui) / n_users_ji (o_ui = 1 iff u holds j and target
+item i in int_user_items); see scalr.sampling's module doc and synthetic_events.yml. The events
+carry self_key (u's user_key where u holds j) and the overlap users' target positives are held as
+sorted int64 keys; the counters (dropped draws) are printed to stderr at the end of the stream."""
 from scalr.dbt_config import ModelConfig, arrow_of
-from scalr.sampling import (STREAM_SCHEMA, SamplingConfig, distribution_sql, events_sql, read_item_codes,
-                            sample_sorted, sources_sql)
+from scalr.sampling import (STREAM_SCHEMA, LooStats, SamplingConfig, distribution_sql, events_sql,
+                            read_item_codes, read_own_pairs, sample_sorted, sources_sql)
+
+import sys
 
 import pyarrow as pa
 
@@ -23,6 +31,7 @@ def model(dbt, session):
         "confidence_weight": dbt.config.get("confidence_weight"),
         "min_confidence": dbt.config.get("min_confidence"),
         "user_weight_alpha": dbt.config.get("user_weight_alpha"),
+        "leave_self_out": dbt.config.get("leave_self_out"),
     }, "synthetic_events")
     cfg = SamplingConfig(
         k=c.get("synthetic_k", 3, int),
@@ -33,6 +42,7 @@ def model(dbt, session):
         confidence_weight=c.get("confidence_weight", "uniform", str),
         min_confidence=c.get("min_confidence", 0.0, float),
         user_weight_alpha=c.get("user_weight_alpha", 0.0, float),
+        leave_self_out=c.get("leave_self_out", True, _bool),
     )
     tr = dbt.ref("int_translation").sql_query()
     items = dbt.ref("int_items").sql_query()
@@ -41,7 +51,34 @@ def model(dbt, session):
     # main connection.
     dist = session.cursor().sql(distribution_sql(tr)).to_arrow_reader(BATCH_ROWS)
     source_events = dbt.ref("int_source_events").sql_query()
-    events = session.cursor().sql(events_sql(source_events, sources_sql(tr, items))).to_arrow_reader(BATCH_ROWS)
-    batches = sample_sorted(targets.batches(dist), events, cfg, targets.dictionary, sources)
+    # leave_self_out: the events carry self_key (u's user_key where u holds j in int_user_items) and
+    # the overlap users' target train positives are held as sorted int64 (user_key, target code) keys
+    user_items = dbt.ref("int_user_items").sql_query() if cfg.leave_self_out else None
+    own, stats = None, None
+    if cfg.leave_self_out:
+        overlap = dbt.ref("int_overlap_users").sql_query()
+        own = read_own_pairs(lambda q: arrow_of(session, session.sql(q)), user_items, overlap, targets)
+        stats = LooStats()
+    events = session.cursor().sql(events_sql(source_events, sources_sql(tr, items), user_items)
+                                  ).to_arrow_reader(BATCH_ROWS)
+    batches = sample_sorted(targets.batches(dist), events, cfg, targets.dictionary, sources, own=own, stats=stats)
+    if stats is not None:
+        batches = _report(batches, stats)
     # text columns arrive dictionary-encoded (no string copy per row); DuckDB stores them as VARCHAR
     return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, batches)
+
+
+def _bool(v):
+    if isinstance(v, str) and v.strip().lower() in ("true", "false", "1", "0"):
+        return v.strip().lower() in ("true", "1")
+    if isinstance(v, (bool, int)) and v in (0, 1):
+        return bool(v)
+    raise ValueError(f"not a boolean: {v!r}")
+
+
+def _report(batches, stats):
+    """Pass the batches through; at the end log the leave-self-out counters (dbt's log)."""
+    yield from batches
+    print(f"synthetic_events leave_self_out: {stats.own_first} draws first landed on the user's own "
+          f"target pair, {stats.redrawn} redraws, {stats.exact} exact leftover draws, {stats.dropped} "
+          "draws dropped (all of j's mass the user's own)", file=sys.stderr, flush=True)

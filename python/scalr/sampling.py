@@ -30,6 +30,27 @@ in Arrow) and consume nothing. The output rows come in the same order, so the ta
 of the inputs and the seed only, whatever the chunk size, the event batch size or the thread count.
 The group tables depend only on the distribution's content.
 
+Leave-self-out (``SamplingConfig.leave_self_out``): a user's own real target positives are in the
+counts that generate the user's own draws (n_users_ji counts u when u holds j and i), so with most
+pairs resting on one user the draws would copy the user's own target events. With leave_self_out
+the draws for event (u, j) follow P_hat computed without u: weight ``w_i * (n_ji - o_ui) / n_ji``
+renormalised over j's targets, where ``w_i`` is the configured per-j distribution (p_norm,
+tempered / nucleus-truncated as configured; with translation_shrinkage p_norm is not ~ n_ji, and the
+same factor is applied to it) and ``o_ui = 1`` iff u's event (u, j) is counted in n_users_j (u holds
+j as a train-window positive of int_user_items: the event stream's ``self_key`` column is then u's
+user_key, else -1, and o = 0 throughout) and u holds target item i there (``OwnPairs``). The pair
+filters (min_support, max_targets_per_source) and count noise are not recomputed without u: only
+the kept pairs' counts lose u's 1 (a noised count n_ji <= o gets no mass). Sampling is exact
+rejection: the first draw is the ordinary one (same uniforms, same stream); a draw on an own pair is
+accepted with probability (n_ji - 1) / n_ji, else redrawn from the same alias table, up to
+``LOO_ROUNDS`` rounds; a cell still rejected then is drawn exactly from the explicitly renormalised
+leftover (inverse CDF over j's targets), or dropped when all of j's mass is u's own (``LooStats``
+counts them). Stopping the rejection at any round and finishing with the exact draw leaves the
+output distribution exactly p_loo. The acceptance / redraw uniforms are a counter-based hash of
+(seed, global synthetic row, round), so the output stays independent of chunk / batch sizes, and
+every row whose first draw is not an own pair is the same as without leave_self_out. ``topk``:
+the K highest ``w_i * (n_ji - o_ui) / n_ji`` (ties by target_rank), zero weights excluded.
+
 Output: text columns (user_id, target_item, source_domain, source_item) dictionary-encoded
 (``STREAM_SCHEMA``): user_id indexes the event batch's own column, source_domain / source_item a
 per-batch dictionary of the batch's source items, target_item ``target_dict`` (or a per-batch
@@ -51,10 +72,13 @@ CONFIDENCE = ("uniform", "p", "sqrt_p")
 TEXT_COLUMNS = ("user_id", "target_item", "source_domain", "source_item")
 DICT_COLUMNS = TEXT_COLUMNS + ("event_ts", "weight", "label")  # dictionary-encoded in STREAM_SCHEMA
 DIST_COLUMNS = ("source_key", "target_code", "p_norm", "p_hat", "n_users_ji")
+SELF_KEY = "self_key"  # event column for leave_self_out: the user's key if u holds j, else -1
 EVENT_ORDER = ("source_key", "user_id", "event_ts", "label")
 CHUNK_PAIRS = 1_000_000  # translation pairs per chunk of source items (memory ~ 100 bytes each)
 BLOCK_ROWS = 4096  # synthetic rows per inner block of the draw (L2-sized temporaries)
 BATCH_EVENTS = 1_000_000  # source events per batch (in-memory path; dbt fetches batches this size)
+LOO_ROUNDS = 4  # leave-self-out rejection rounds before the exact draw from the leftover
+LOO_BLOCK = 1 << 22  # group cells per block of the leave-self-out exact / top-K passes
 
 OUTPUT_SCHEMA = pa.schema([
     ("user_id", pa.string()),
@@ -83,6 +107,7 @@ class SamplingConfig:
     confidence_weight: str = "uniform"
     min_confidence: float = 0.0
     user_weight_alpha: float = 0.0
+    leave_self_out: bool = False  # draws for u from P_hat without u's own pairs (see leave-self-out)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -344,6 +369,190 @@ def _chunks(distribution: Iterable[pa.RecordBatch], chunk_pairs: int, cfg: Sampl
         yield build(cols)
 
 
+# -------------------------------------------------------------------------- leave-self-out
+
+@dataclass
+class OwnPairs:
+    """The (user_key, target_code) pairs of the overlap users' target train positives, as sorted
+    unique int64 keys ``user_key << 32 | target_code`` (membership by searchsorted)."""
+    keys: np.ndarray
+
+    @classmethod
+    def from_codes(cls, user_key: np.ndarray, target_code: np.ndarray) -> "OwnPairs":
+        u, t = np.asarray(user_key, np.int64), np.asarray(target_code, np.int64)
+        if len(u) and (u.min() < 0 or u.max() >= 1 << 31 or t.min() < 0 or t.max() >= 1 << 32):
+            raise ValueError("OwnPairs: user_key / target_code out of range")
+        return cls(np.unique((u << 32) | t))
+
+    def contains(self, user_key: np.ndarray, target_code: np.ndarray) -> np.ndarray:
+        """Per element: (user_key, target_code) is an own pair (False where user_key < 0)."""
+        user_key = np.asarray(user_key, np.int64)
+        out = np.zeros(len(user_key), bool)
+        m = user_key >= 0
+        if not m.any() or not len(self.keys):
+            return out
+        q = (user_key[m] << 32) | np.asarray(target_code, np.int64)[m]
+        pos = np.searchsorted(self.keys, q)
+        hit = pos < len(self.keys)
+        hit[hit] = self.keys[pos[hit]] == q[hit]
+        out[m] = hit
+        return out
+
+
+@dataclass
+class LooStats:
+    """Leave-self-out counters over a stream: synthetic cells whose first draw was an own pair,
+    redraws, cells finished by the exact leftover draw, cells dropped (all of j's mass u's own)."""
+    own_first: int = 0
+    redrawn: int = 0
+    exact: int = 0
+    dropped: int = 0
+
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def hash_uniform(seed: int, row: np.ndarray, stream: int) -> np.ndarray:
+    """Uniforms on [0, 1) (53 bits), a function of (seed, row, stream) only (stream < 64)."""
+    base = _mix64(np.array([seed % (1 << 64)], np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    z = _mix64(_mix64(np.asarray(row).astype(np.uint64) * np.uint64(64) + np.uint64(stream)) ^ base)
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
+def _loo_factor(n_users: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """(n_ji - o_ui) / n_ji (0 where the count is all u's own; 1 where o = 0)."""
+    n = n_users.astype(np.float64)
+    return np.where(own, np.maximum(n - 1.0, 0.0) / np.maximum(n, 1.0), 1.0)
+
+
+def _expand(lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(owner, position, indptr): for each i, positions lo[i] .. lo[i] + width[i] - 1."""
+    indptr = np.r_[0, np.cumsum(width)].astype(np.int64)
+    owner = _group_ids(indptr)
+    pos = lo.astype(np.int64)[owner] + (np.arange(indptr[-1], dtype=np.int64) - indptr[:-1][owner])
+    return owner, pos, indptr
+
+
+def _blocks(width: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Ranges [a, b) of items whose widths sum to about LOO_BLOCK (at least one item)."""
+    cum = np.cumsum(width)
+    a = 0
+    while a < len(width):
+        base = cum[a - 1] if a else 0
+        b = max(int(np.searchsorted(cum, base + LOO_BLOCK, side="right")), a + 1)
+        yield a, b
+        a = b
+
+
+def _loo_exact(tables: ChunkTables, own: OwnPairs, user: np.ndarray, lo: np.ndarray, size: np.ndarray,
+               u: np.ndarray) -> np.ndarray:
+    """Exact draws from the leftover ``q * (n - o) / n`` of each cell's group (inverse CDF with the
+    uniform ``u``): chunk row positions, -1 where the leftover is empty (dropped)."""
+    out = np.full(len(user), -1, np.int64)
+    for a, b in _blocks(size):
+        owner, pos, indptr = _expand(lo[a:b], size[a:b])
+        w = tables.q[pos] * _loo_factor(tables.n_users_ji[pos], own.contains(user[a:b][owner],
+                                                                              tables.target_code[pos]))
+        cum = _within_cumsum(w, indptr)  # group totals <= 1 (w <= q)
+        tot = cum[indptr[1:] - 1]
+        ok = tot > 0
+        # first position of the cell with cum > u * tot: keys (cell, cum) compared exactly as complex
+        pick = np.searchsorted(owner + 1j * cum, np.arange(b - a) + 1j * np.minimum(u[a:b] * tot, np.nextafter(tot, 0)), side="right")
+        pick = np.minimum(pick, indptr[1:] - 1)
+        out[a:b] = np.where(ok, pos[np.minimum(pick, len(pos) - 1)] if len(pos) else -1, -1)
+    return out
+
+
+def _loo_sample(tables: ChunkTables, own: OwnPairs, user: np.ndarray, grow: np.ndarray, lo: np.ndarray,
+                size: np.ndarray, seed: int, p: np.ndarray, p_hat: np.ndarray, n_users: np.ndarray,
+                target: np.ndarray, stats: LooStats | None) -> np.ndarray | None:
+    """Leave-self-out rejection on drawn rows (arrays updated in place): per row the user's
+    ``self_key`` (``user``), global row number ``grow``, group start ``lo`` and size. Returns the
+    kept-row mask, or None when no row is dropped."""
+    active = np.flatnonzero(own.contains(user, target))
+    if stats is not None:
+        stats.own_first += len(active)
+    for t in range(LOO_ROUNDS):
+        if not len(active):
+            return None
+        n = n_users[active].astype(np.float64)
+        accept = hash_uniform(seed, grow[active], 2 * t) * n < n - 1.0  # u < (n - 1) / n
+        active = active[~accept]
+        if not len(active):
+            return None
+        if stats is not None:
+            stats.redrawn += len(active)
+        x = hash_uniform(seed, grow[active], 2 * t + 1) * size[active]
+        c = np.minimum(x.astype(np.int64), size[active] - 1)
+        cell = lo[active] + c
+        pick = np.where(x - c < tables.prob[cell], cell, tables.alias[cell])
+        p[active], p_hat[active] = tables.p[pick], tables.p_hat[pick]
+        n_users[active], target[active] = tables.n_users_ji[pick], tables.target_code[pick]
+        active = active[own.contains(user[active], target[active])]
+    if not len(active):
+        return None
+    pick = _loo_exact(tables, own, user[active], lo[active], size[active],
+                      hash_uniform(seed, grow[active], 2 * LOO_ROUNDS))
+    ok = pick >= 0
+    if stats is not None:
+        stats.exact += len(active)
+        stats.dropped += int((~ok).sum())
+    hit, pk = active[ok], pick[ok]
+    p[hit], p_hat[hit] = tables.p[pk], tables.p_hat[pk]
+    n_users[hit], target[hit] = tables.n_users_ji[pk], tables.target_code[pk]
+    if ok.all():
+        return None
+    keep = np.ones(len(p), bool)
+    keep[active[~ok]] = False
+    return keep
+
+
+_TOPK_GRID = 2.0 ** 40
+
+
+def _loo_topk(tables: ChunkTables, own: OwnPairs, user: np.ndarray, lo: np.ndarray, size: np.ndarray,
+              k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per event the K highest ``p * (n - o) / n`` of its group (ties by target_rank, weights
+    compared at 2^-40 resolution, zeros left out): (event index, rank, chunk row position), event-major. Only a prefix of the group is
+    scored: once the first W rows hold K pairs with o = 0, no later row can enter the top K (its
+    weight is at most its p, which is at most theirs, and it ranks after them); W doubles until
+    then."""
+    width = np.minimum(size, k)
+    todo = np.flatnonzero((user >= 0) & (width < size))
+    while len(todo):
+        owner, pos, _ = _expand(lo[todo], width[todo])
+        free = np.bincount(owner, ~own.contains(user[todo][owner], tables.target_code[pos]),
+                           minlength=len(todo))
+        todo = todo[free < k]
+        width[todo] = np.minimum(size[todo], 2 * width[todo])
+        todo = todo[width[todo] < size[todo]]
+    ev_out, rank_out, pos_out = [], [], []
+    ev_all = np.arange(len(user), dtype=np.int64)
+    for a, b in _blocks(width):
+        owner, pos, indptr = _expand(lo[a:b], width[a:b])
+        w = tables.p[pos] * _loo_factor(tables.n_users_ji[pos], own.contains(user[a:b][owner],
+                                                                             tables.target_code[pos]))
+        # per event: weight desc, then target_rank; weights compared on a 2^-40 grid, so that
+        # ties in exact arithmetic (p (n - 1) / n = p' for n' = n - 1) stay ties after rounding
+        w = np.rint(w * _TOPK_GRID) / _TOPK_GRID
+        order = np.lexsort((pos, -w, owner))
+        owner, pos, w = owner[order], pos[order], w[order]
+        rank = np.arange(len(pos), dtype=np.int64) - indptr[:-1][owner]
+        sel = (rank < k) & (w > 0)
+        ev_out.append(ev_all[a:b][owner[sel]])
+        rank_out.append(rank[sel])
+        pos_out.append(pos[sel])
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))
+    return cat(ev_out), cat(rank_out), cat(pos_out)
+
+
 # ---------------------------------------------------------------------------------- sampling
 
 def confidence(p: np.ndarray, kind: str) -> np.ndarray:
@@ -379,10 +588,14 @@ def _event_rows(a: np.ndarray, k: int, ev: np.ndarray | None) -> np.ndarray:
 
 
 def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: SamplingConfig,
-                  rng: np.random.Generator | None, sources: SourceItems, target_dict: pa.Array
+                  rng: np.random.Generator | None, sources: SourceItems, target_dict: pa.Array,
+                  own: OwnPairs | None = None, event0: int = 0, stats: LooStats | None = None
                   ) -> pa.RecordBatch:
     """Synthetic rows (``STREAM_SCHEMA``) for a batch of events sorted by source_key whose source
-    items are all in ``tables`` or have no translation (those are dropped and draw nothing)."""
+    items are all in ``tables`` or have no translation (those are dropped and draw nothing).
+    With ``cfg.leave_self_out``: ``own`` the own pairs, the events' ``self_key`` column, ``event0``
+    the number of (translated) events of the stream before this batch (numbers the rows for the
+    leave-self-out uniforms) and ``stats`` the counters to add to."""
     k = cfg.k
     key = _np(events["source_key"], np.int64)
     n = len(key)
@@ -399,6 +612,11 @@ def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: S
         n = int(run_len.sum())
     lo = tables.indptr[g]
     size = tables.indptr[g + 1] - lo
+    loo = cfg.leave_self_out
+    if loo:
+        if own is None or SELF_KEY not in events.schema.names:
+            raise ValueError(f"leave_self_out needs the own pairs and the events' {SELF_KEY} column")
+        self_key = _np(events[SELF_KEY], np.int64)
     ev_run = np.repeat(np.arange(len(run_len), dtype=np.int32), run_len)
     ev = None  # synthetic row -> event index; None: every event has its K rows
     if cfg.strategy == "sample":
@@ -426,12 +644,26 @@ def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: S
             rec = np.take(half, c).view(_HALF)
             p[a:e], p_hat[a:e], n_users[a:e], target[a:e] = \
                 rec["p"], rec["p_hat"], rec["n_users_ji"], rec["target_code"]
+        keep = None
+        if loo:
+            keep = _loo_sample(tables, own, np.repeat(self_key, k), np.arange(event0 * k, (event0 + n) * k),
+                               lo_row, np.repeat(size, rows_per_run), cfg.seed, p, p_hat, n_users, target, stats)
         if cfg.min_confidence > 0:
-            sel = np.flatnonzero(p_hat >= cfg.min_confidence)
+            keep = p_hat >= cfg.min_confidence if keep is None else keep & (p_hat >= cfg.min_confidence)
+        if keep is not None:
+            sel = np.flatnonzero(keep)
             p, p_hat, n_users, target = p[sel], p_hat[sel], n_users[sel], target[sel]
             ev, draw = (sel // k).astype(np.int32), (sel % k).astype(np.int32)
         else:
             draw = np.tile(np.arange(k, dtype=np.int32), n)
+    elif loo:
+        ev_l, rank, pos = _loo_topk(tables, own, self_key, np.repeat(lo, run_len), np.repeat(size, run_len), k)
+        if cfg.min_confidence > 0:
+            sel = np.flatnonzero(tables.p_hat[pos] >= cfg.min_confidence)
+            ev_l, rank, pos = ev_l[sel], rank[sel], pos[sel]
+        ev, draw = ev_l.astype(np.int32), rank.astype(np.int32)
+        p, p_hat = np.take(tables.p, pos), np.take(tables.p_hat, pos)
+        n_users, target = np.take(tables.n_users_ji, pos), np.take(tables.target_code, pos)
     else:
         kk = np.arange(k)
         pos = np.repeat(lo, run_len)[:, None] + kk
@@ -480,18 +712,33 @@ def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: S
     ], schema=STREAM_SCHEMA)
 
 
+def _n_translated(tables: ChunkTables, events: pa.RecordBatch) -> int:
+    """Events of the batch whose source item has a translation in ``tables``."""
+    key = _np(events["source_key"], np.int64)
+    g = np.minimum(np.searchsorted(tables.keys, key), len(tables.keys) - 1)
+    return int((tables.keys[g] == key).sum())
+
+
 def sample_sorted(distribution: Iterable[pa.RecordBatch], events: Iterable[pa.RecordBatch],
                   cfg: SamplingConfig, target_dict: pa.Array, sources: SourceItems,
-                  chunk_pairs: int = CHUNK_PAIRS) -> Iterator[pa.RecordBatch]:
+                  chunk_pairs: int = CHUNK_PAIRS, own: OwnPairs | None = None,
+                  stats: LooStats | None = None) -> Iterator[pa.RecordBatch]:
     """Stream synthetic rows (``STREAM_SCHEMA``) from the two source_key-ordered streams (see the
-    module doc): one chunk of source items' tables and one event batch in memory at a time."""
-    yield from sample_chunks(_chunks(distribution, chunk_pairs, cfg), events, cfg, target_dict, sources)
+    module doc): one chunk of source items' tables and one event batch in memory at a time. With
+    ``cfg.leave_self_out`` the events carry ``self_key`` and ``own`` holds the own pairs (target
+    codes as ``target_dict`` numbers them); ``stats`` collects the leave-self-out counters."""
+    yield from sample_chunks(_chunks(distribution, chunk_pairs, cfg), events, cfg, target_dict, sources,
+                             own, stats)
 
 
 def sample_chunks(chunks: Iterable[ChunkTables], events: Iterable[pa.RecordBatch], cfg: SamplingConfig,
-                  target_dict: pa.Array, sources: SourceItems) -> Iterator[pa.RecordBatch]:
+                  target_dict: pa.Array, sources: SourceItems, own: OwnPairs | None = None,
+                  stats: LooStats | None = None) -> Iterator[pa.RecordBatch]:
     """``sample_sorted`` from its chunk tables (built or prebuilt, ascending source keys)."""
     rng = np.random.Generator(np.random.PCG64(cfg.seed)) if cfg.strategy == "sample" else None
+    if cfg.leave_self_out and own is None:
+        raise ValueError("leave_self_out needs the own (user, target item) pairs")
+    event0 = 0  # translated events before the current batch (numbers the leave-self-out rows)
     target_dict = _plain(target_dict)
     ev_iter = iter(events)
     carry, last = None, None
@@ -512,7 +759,10 @@ def sample_chunks(chunks: Iterable[ChunkTables], events: Iterable[pa.RecordBatch
             key = _np(carry["source_key"], np.int64)
             cut = int(np.searchsorted(key, hi, side="right"))
             if cut:
-                out = sample_events(tables, carry.slice(0, cut), cfg, rng, sources, target_dict)
+                part = carry.slice(0, cut)
+                out = sample_events(tables, part, cfg, rng, sources, target_dict, own, event0, stats)
+                if cfg.leave_self_out:
+                    event0 += _n_translated(tables, part)
                 if out.num_rows:
                     yield out
             if cut < carry.num_rows:
@@ -553,10 +803,49 @@ def encode_translation(translation: pa.Table) -> tuple[pa.Table, SourceItems, pa
     return dist, sources, tdict, uniq
 
 
-def encode_events(events: pa.Table, key_text: pa.Array) -> pa.Table:
+@dataclass
+class UserItems:
+    """int_user_items with text ids (user_id, domain, domain_role, item_id) encoded for
+    leave-self-out: user codes (position in the sorted ``users``), the overlap users' own target
+    pairs (target codes of ``target_dict``) and the held source pairs' texts (sorted)."""
+    users: pa.Array
+    own: OwnPairs
+    held: pa.Array
+
+    @classmethod
+    def encode(cls, user_items: pa.Table, target_dict: pa.Array) -> "UserItems":
+        uid = _plain(user_items["user_id"])
+        users = pc.unique(uid)
+        users = users.take(pc.sort_indices(users))
+        code = pc.index_in(uid, value_set=users).to_numpy(zero_copy_only=False).astype(np.int64)
+        role = _plain(user_items["domain_role"])
+        is_src = pc.equal(role, "source").to_numpy(zero_copy_only=False)
+        is_tgt = pc.equal(role, "target").to_numpy(zero_copy_only=False)
+        overlap = np.zeros(len(users), bool)
+        overlap[np.intersect1d(code[is_src], code[is_tgt])] = True
+        tcode = pc.fill_null(pc.index_in(_plain(user_items["item_id"]), value_set=_plain(target_dict)), -1)
+        tcode = tcode.to_numpy(zero_copy_only=False).astype(np.int64)
+        m = is_tgt & overlap[code] & (tcode >= 0)
+        held = pc.unique(_held_text(uid.filter(pa.array(is_src)), _plain(user_items["domain"]).filter(pa.array(is_src)),
+                                    _plain(user_items["item_id"]).filter(pa.array(is_src))))
+        return cls(users, OwnPairs.from_codes(code[m], tcode[m]), held)
+
+    def self_key(self, user_id, domain, item) -> np.ndarray:
+        """Per source event: the user's code if u holds (domain, item) as a source positive, else -1."""
+        held = pc.is_in(_held_text(_plain(user_id), _plain(domain), _plain(item)), value_set=self.held)
+        code = pc.fill_null(pc.index_in(_plain(user_id), value_set=self.users), -1)
+        return np.where(held.to_numpy(zero_copy_only=False), code.to_numpy(zero_copy_only=False), -1).astype(np.int64)
+
+
+def _held_text(user, domain, item) -> pa.Array:
+    return pc.binary_join_element_wise(user, domain, item, "\x1f")
+
+
+def encode_events(events: pa.Table, key_text: pa.Array, user_items: UserItems | None = None) -> pa.Table:
     """Source events with text ids -> the sampler's event stream: source_key attached (position in
     ``key_text``), events without translation dropped, n_user_events (over all the events) added
-    when missing, sorted by (source_key, user_id, event_ts, label)."""
+    when missing, sorted by (source_key, user_id, event_ts, label); with ``user_items`` the
+    leave-self-out ``self_key`` column too."""
     names = events.schema.names
     n = events.num_rows
     if "n_user_events" not in names:
@@ -573,27 +862,39 @@ def encode_events(events: pa.Table, key_text: pa.Array) -> pa.Table:
         "label": _plain(events["label"], pa.int32()) if "label" in names else pa.array(np.ones(n, np.int32)),
         "n_user_events": n_u,
     })
+    if user_items is not None:
+        t = t.append_column(SELF_KEY, pa.array(user_items.self_key(
+            events["user_id"], events["source_domain"], events["source_item"])))
     t = t.filter(pa.array(key >= 0))
     return t.sort_by([(c, "ascending") for c in EVENT_ORDER])
 
 
 def sample_stream(events: pa.Table, translation: pa.Table, cfg: SamplingConfig,
-                  chunk_pairs: int = CHUNK_PAIRS, batch_events: int = BATCH_EVENTS) -> Iterator[pa.RecordBatch]:
+                  chunk_pairs: int = CHUNK_PAIRS, batch_events: int = BATCH_EVENTS,
+                  user_items: pa.Table | None = None, stats: LooStats | None = None) -> Iterator[pa.RecordBatch]:
     """In-memory tables with text ids (columns of int_source_events and translation): encoded
     (``encode_translation`` / ``encode_events``) and streamed through ``sample_synthetic``'s
-    core, ``sample_sorted`` (``STREAM_SCHEMA`` batches)."""
+    core, ``sample_sorted`` (``STREAM_SCHEMA`` batches). ``cfg.leave_self_out`` needs
+    ``user_items`` (int_user_items' user_id, domain, domain_role, item_id)."""
     dist, sources, tdict, key_text = encode_translation(translation)
-    ev = encode_events(events, key_text)
+    ui = None
+    if cfg.leave_self_out:
+        if user_items is None:
+            raise ValueError("leave_self_out needs user_items (int_user_items)")
+        ui = UserItems.encode(user_items, tdict)
+    ev = encode_events(events, key_text, ui)
     yield from sample_sorted(dist.to_batches(max_chunksize=max(chunk_pairs // 4, 1)),
-                             ev.to_batches(max_chunksize=batch_events), cfg, tdict, sources, chunk_pairs)
+                             ev.to_batches(max_chunksize=batch_events), cfg, tdict, sources, chunk_pairs,
+                             ui.own if ui else None, stats)
 
 
 def sample_synthetic(source_events: pa.Table, translation: pa.Table,
                      cfg: SamplingConfig = SamplingConfig(), chunk_pairs: int = CHUNK_PAIRS,
-                     batch_events: int = BATCH_EVENTS) -> pa.Table:
+                     batch_events: int = BATCH_EVENTS, user_items: pa.Table | None = None,
+                     stats: LooStats | None = None) -> pa.Table:
     """All synthetic events (text columns decoded, ``OUTPUT_SCHEMA``) for source events and a
     translation with text ids; rows in (source item, user_id, event_ts, label, draw) order."""
-    batches = list(sample_stream(source_events, translation, cfg, chunk_pairs, batch_events))
+    batches = list(sample_stream(source_events, translation, cfg, chunk_pairs, batch_events, user_items, stats))
     return pa.Table.from_batches(batches, schema=STREAM_SCHEMA).cast(OUTPUT_SCHEMA)
 
 
@@ -628,15 +929,48 @@ def targets_sql(items_sql: str) -> str:
         where domain_role = 'target' order by item_key"""
 
 
-def events_sql(events_sql_: str, sources_sql_: str) -> str:
-    """Source events with a translation, keyed and in the sampler's order."""
-    return f"""
+def events_sql(events_sql_: str, sources_sql_: str, user_items_sql: str | None = None) -> str:
+    """Source events with a translation, keyed and in the sampler's order. With ``user_items_sql``
+    (int_user_items) also ``self_key`` for leave_self_out: the user's user_key where (u, j) is a
+    source row of int_user_items (u is counted in n_users_j), else -1."""
+    if user_items_sql is None:
+        return f"""
         with src as ({sources_sql_}),
         ev as (select * from ({events_sql_}))
         select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events
         from ev
         inner join src on ev.source_domain = src.source_domain and ev.source_item = src.source_item
         order by src.source_key, ev.user_id, ev.event_ts, ev.label"""
+    return f"""
+        with src as ({sources_sql_}),
+        ev as (select * from ({events_sql_})),
+        held as (select user_id, user_key, item_key from ({user_items_sql}) where domain_role = 'source')
+        select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events,
+            cast(coalesce(h.user_key, -1) as bigint) as {SELF_KEY}
+        from ev
+        inner join src on ev.source_domain = src.source_domain and ev.source_item = src.source_item
+        left join held as h on ev.user_id = h.user_id and src.source_key = h.item_key
+        order by src.source_key, ev.user_id, ev.event_ts, ev.label"""
+
+
+def own_pairs_sql(user_items_sql: str, overlap_sql: str) -> str:
+    """The overlap users' target train positives as (user_key, target_key) (for ``OwnPairs``)."""
+    return f"""
+        select u.user_key, u.item_key as target_key
+        from ({user_items_sql}) as u
+        inner join ({overlap_sql}) as o on u.user_key = o.user_key
+        where u.domain_role = 'target'"""
+
+
+def read_own_pairs(query: Callable[[str], pa.Table], user_items_sql: str, overlap_sql: str,
+                   targets: "TargetCodes") -> OwnPairs:
+    """``OwnPairs`` of the overlap users, target codes as ``targets`` numbers them (target items
+    without any translation pair cannot be drawn and are left out)."""
+    t = query(own_pairs_sql(user_items_sql, overlap_sql))
+    tk = _np(t["target_key"], np.int64)
+    pos = np.minimum(np.searchsorted(targets.keys, tk), max(len(targets.keys) - 1, 0))
+    m = targets.keys[pos] == tk if len(targets.keys) else np.zeros(len(tk), bool)
+    return OwnPairs.from_codes(_np(t["user_key"], np.int64)[m], pos[m])
 
 
 class TargetCodes:
