@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from scalr import demo_world
+from scalr import ladder as la
+from scalr import learning as ln
 
 
 def test_full_dbt_build_on_demo_world(tmp_path, dbt):
@@ -23,3 +27,43 @@ def test_full_dbt_build_on_demo_world(tmp_path, dbt):
         n = dict(con.sql("select 'translation', count(*) from translation union all "
                          "select 'aligned', count(*) from synthetic_events_aligned").fetchall())
     assert n["translation"] > 1000 and n["aligned"] > 1000
+    # model_metrics: the ladder, every arm against T, full-catalog ranking
+    with res.con() as con:
+        mm = con.sql("select * from model_metrics").df()
+    assert {"T", "T+F", "T+S", "T+F+S", "heuristic:popularity", "heuristic:translation_score"} <= set(mm.config)
+    t = mm[mm.config == "T"]
+    assert set(t.features.iat[0].split(",")) <= set(ln.T_FEATURES) and (t.diff_recall_at_50 == 0).all()
+    assert (mm.ranking == "full catalog").all() and list(mm.columns) == la.RESULT_COLUMNS
+
+
+def test_one_p_hat_for_features_synthetic_rows_and_the_mart(tmp_path, dbt):
+    """Under target_keep_users, min_support, translation_shrinkage and count_noise_epsilon together,
+    the synthetic events are drawn from the pairs of the translation mart with its p_hat, and the
+    training_rows mart's features are the features of those marts (recomputed from them)."""
+    paths = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=1500, seed=3)), tmp_path / "w")
+    v = {"events_path": str(paths["events"]), "items_path": str(paths["items"]), "target_keep_users": 0.5,
+         "min_support": 2, "translation_shrinkage": 2, "count_noise_epsilon": 1.0, "mf_factors": 8}
+    res = dbt(v, command="run", select="+training_rows")
+    assert res.ok, res.output[-4000:]
+    with res.con() as con:
+        bad = con.sql("""select count(*) from synthetic_events s left join translation t
+                         on s.source_domain = t.source_domain and s.source_item = t.source_item
+                         and s.target_item = t.target_item
+                         where t.target_item is null or abs(t.p_hat - s.p_hat) > 1e-12""").fetchall()[0][0]
+        n_syn = con.sql("select count(*) from synthetic_events").fetchall()[0][0]
+        real = con.sql("select user_id, item_id, event_ts, label from int_target_train_events "
+                       "order by user_id, item_id, event_ts, label").df()
+        src = con.sql("select user_id, source_domain, source_item, event_ts, label from int_source_events "
+                      "order by user_id, source_domain, source_item, event_ts, label").df()
+        tr = con.sql("select * from translation order by source_domain, source_item, target_rank").df()
+        syn = con.sql("select * from synthetic_events_aligned").df()
+        rows = con.sql("select * from training_rows order by row_id").df()
+        hidden = con.sql("select count(*) from int_target_users where not kept").fetchall()[0][0]
+    assert n_syn > 1000 and bad == 0 and hidden > 100
+    from scalr.factors import FactorConfig
+    again = ln.training_rows_from_tables(real, src, tr, syn, ln.RowsConfig(mf=FactorConfig(factors=8, seed=0)))
+    assert len(again) == len(rows)
+    for f in ln.FEATURES:
+        np.testing.assert_allclose(again[f].to_numpy(float), rows[f].to_numpy(float), rtol=1e-9, atol=1e-9,
+                                   err_msg=f)
+    assert rows.mf_all.notna().any() and rows.xdomain_sum.gt(0).any()

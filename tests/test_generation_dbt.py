@@ -42,7 +42,7 @@ def world_paths(tmp_path_factory):
 def builds(world_paths, tmp_path_factory):
     from tests.conftest import run_dbt
     base = {"events_path": str(world_paths["events"]), "items_path": str(world_paths["items"]),
-            "training_seeds": [0], "eval_negatives": 50}
+            "training_seeds": [0], "eval_negatives": "popularity", "synthetic_ratio": 1.0}
     out = {}
     for name, threads, extra in [("t1", 1, {}), ("t2", 2, {}), ("seed2", 2, {"synthetic_seed": 43}),
                                  ("noloo", 2, {"leave_self_out": False}),

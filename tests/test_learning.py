@@ -407,7 +407,9 @@ def test_synthetic_features_brute_force():
     f = ctx.features(ln.codes(qu, ctx.users), ln.codes(qi, ctx.items), ln.to_us(qt), groups=("synthetic",))
     for r, (uu, ii, tt) in enumerate(queries):
         before = syn[syn.event_ts < tt]
-        assert f["item_pop_synth"][r] == pytest.approx(np.log1p(lam * before.weight[before.target_item == ii].sum()))
+        # leave-one-out: the synthetic mass of other users on the item
+        other = before[(before.target_item == ii) & (before.user_id != uu)]
+        assert f["item_pop_synth"][r] == pytest.approx(np.log1p(lam * other.weight.sum()))
         assert f["user_n_synth"][r] == pytest.approx(np.log1p(lam * before.weight[before.user_id == uu].sum()))
         h = hist[(hist.user_id == uu) & (hist.event_ts < tt)]
         want = sum(w * sum(hv * col[ii].get(v, 0.0) for v, hv in col[x].items() if v != uu)

@@ -23,7 +23,7 @@ def model(dbt, session):
     cfg = AlignConfig(
         method=c.get("alignment", "bucket", str),
         n_buckets=c.get("value_buckets", 10, int),
-        ratio=c.get("synthetic_ratio", 1.0, float),
+        ratio=c.get("synthetic_ratio", None, float),  # null: the largest volume with the real bucket shares
         seed=c.get("synthetic_seed", 42, int),
     )
     synthetic = dbt.ref("synthetic_events").sql_query()

@@ -11,6 +11,12 @@ def model(dbt, session):
         "negative_sampler": dbt.config.get("negative_sampler"),
         "synthetic_lambda": dbt.config.get("synthetic_lambda"),
         "training_seed": dbt.config.get("training_seed"),
+        "mf_factors": dbt.config.get("mf_factors"),
+        "mf_regularization": dbt.config.get("mf_regularization"),
+        "mf_alpha": dbt.config.get("mf_alpha"),
+        "mf_iterations": dbt.config.get("mf_iterations"),
+        "mf_seed": dbt.config.get("mf_seed"),
+        "mf_train_fraction": dbt.config.get("mf_train_fraction"),
     }, "training_rows")
     cfg = ln.RowsConfig(
         negatives_per_positive=c.get("negatives_per_positive", 4, int),
@@ -18,6 +24,10 @@ def model(dbt, session):
         synthetic_lambda=c.get("synthetic_lambda", 1.0, float),
         seed=c.get("training_seed", 42, int),
         train_recent_fraction=c.get("train_recent_fraction", 1.0, float),
+        mf=ln.factor_config(c.get("mf_factors", 32, int, min_value=0), c.get("mf_regularization", 0.05, float, min_value=0),
+                              c.get("mf_alpha", 10.0, float, min_value=0), c.get("mf_iterations", 10, int, min_value=1),
+                              c.get("mf_seed", 0, int, min_value=0)),
+        mf_train_fraction=c.get("mf_train_fraction", 0.5, float, min_value=0),
     )
     real = pandas_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label")
     source = pandas_of(session, dbt.ref("int_source_events"),

@@ -1,13 +1,14 @@
-"""Honest evaluation on real target events of a later window: NE, relative NE, AUC, calibration,
-Recall / NDCG@K over a stated candidate set, catalog coverage, user segments, bootstrap CIs over
-users. Pure and vectorized (numpy / pandas); no Python loop over rows or users.
+"""Honest evaluation on real target events of a later window: full-catalog Recall / NDCG@K, catalog
+coverage, NE, relative NE, AUC, calibration, user segments, bootstrap CIs over users, paired
+differences. Pure and vectorized (numpy / pandas); no Python loop over rows or users.
 
 Conventions
 * NE = mean log loss / entropy of the base rate of the same rows, so the constant base-rate
   predictor has NE = 1 and lower is better. Relative NE % = 100 * (NE_model / NE_baseline - 1).
 * Recall@K = (#positives of the user in their top K) / (#positives of the user); NDCG@K with
-  binary gains and IDCG over min(#positives, K). Ties in the score are broken by ``tiebreak``
-  (a fixed random key), never by the label.
+  binary gains and IDCG over min(#positives, K). The candidates are the whole train catalog minus
+  the user's own train items. Ties in the score are broken by a fixed random order of the
+  catalog, never by the label.
 * Coverage@K = #distinct items in the union of all users' top-K lists / catalog size.
 * Bootstrap: resample users with replacement (B draws, fixed seed); every statistic is a ratio of
   per-user sums, so one (B x users) count matrix gives all of them; paired for relative NE.
@@ -67,54 +68,6 @@ def calibration(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(p)) / m if m > 0 else float("nan")
 
 
-def _user_codes(user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(unique users, integer code of each row): sorting ints is much faster than sorting strings."""
-    uniq, code = np.unique(np.asarray(user), return_inverse=True)
-    return uniq, code.astype(np.int64)
-
-
-def rank_within_user(user: np.ndarray, score: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:
-    """0-based rank of each row among its user's rows by descending score (ties by tiebreak)."""
-    n = len(user)
-    _, code = _user_codes(user)
-    tb = np.arange(n) if tiebreak is None else np.asarray(tiebreak)
-    order = np.lexsort((tb, -np.asarray(score, float), code))
-    c_sorted = code[order]
-    start = np.r_[True, c_sorted[1:] != c_sorted[:-1]]
-    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
-    rank = np.empty(n, np.int64)
-    rank[order] = np.arange(n) - first
-    return rank
-
-
-def ranking_per_user(user: np.ndarray, label: np.ndarray, score: np.ndarray, ks: tuple[int, ...] = (10, 50),
-                     tiebreak: np.ndarray | None = None, rank: np.ndarray | None = None) -> pd.DataFrame:
-    """Per-user Recall@K and NDCG@K (users without a positive are dropped); ``rank`` =
-    rank_within_user(user, score, tiebreak) when the caller has it already."""
-    label = np.asarray(label).astype(float)
-    uniq, code = _user_codes(user)
-    rank = rank_within_user(user, score, tiebreak) if rank is None else rank
-    n_pos = np.bincount(code, weights=label, minlength=len(uniq))
-    out = pd.DataFrame({"n_pos": n_pos}, index=pd.Index(uniq, name="user"))
-    disc = label / np.log2(rank + 2.0)
-    for k in ks:
-        top = rank < k
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"recall@{k}"] = np.bincount(code, weights=top * label, minlength=len(uniq)) / n_pos
-            dcg = np.bincount(code, weights=disc * top, minlength=len(uniq))
-            m = np.minimum(n_pos, k).astype(int)
-            ideal = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
-            idcg = np.where(m > 0, ideal[np.maximum(m - 1, 0)], np.nan)
-            out[f"ndcg@{k}"] = dcg / idcg
-    return out[out.n_pos > 0]
-
-
-def coverage(user: np.ndarray, item: np.ndarray, score: np.ndarray, k: int, catalog_size: int,
-             tiebreak: np.ndarray | None = None) -> float:
-    rank = rank_within_user(user, score, tiebreak)
-    return float(len(np.unique(np.asarray(item)[rank < k])) / max(catalog_size, 1))
-
-
 @functools.lru_cache(maxsize=32)
 def _bootstrap_counts(n_users: int, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -152,90 +105,129 @@ def ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
 
 
-def evaluate(point: pd.DataFrame, rank: pd.DataFrame, score_col: str, baseline_col: str | None = None,
-             segments: pd.Series | None = None, ks: tuple[int, ...] = (10, 50), catalog_size: int = 1,
-             n_boot: int = 200, seed: int = 0, prob: bool = True) -> pd.DataFrame:
-    """All metrics for one scored eval set, per segment, with bootstrap CIs over users.
+# --------------------------------------------------------------------------------------------
+# full-catalog ranking (the default protocol): every train-catalog item is a candidate for every
+# eval user, minus the user's own (visible) train items; scored in user chunks
+# --------------------------------------------------------------------------------------------
 
-    point: pointwise rows [user_id, label, <score_col>, <baseline_col>] for NE / AUC / calibration;
-    rank: candidate rows [user_id, item_id, label, tiebreak, <score_col>] for Recall / NDCG /
-    coverage; segments: user_id -> 'cold' | 'warm'. ``prob=False`` (a heuristic score) skips
-    NE and calibration. Relative NE (paired bootstrap) needs ``baseline_col`` in ``point``."""
-    seg_of = segments if segments is not None else pd.Series(dtype=object)
-    tb = rank.tiebreak.to_numpy() if "tiebreak" in rank else None
-    r_user = rank.user_id.to_numpy()
-    r_score = rank[score_col].to_numpy(float)
-    r_rank = rank_within_user(r_user, r_score, tb) if len(rank) else None
-    per_all = ranking_per_user(r_user, rank.label.to_numpy(), r_score, ks, tb, r_rank) if len(rank) else None
-    p_user = point.user_id.to_numpy()
-    p_y = point.label.to_numpy()
-    p_s = point[score_col].to_numpy(float)
-    parts_all = per_user_ne_parts(p_user, p_y, p_s) if prob and len(point) else None
-    base_all = per_user_ne_parts(p_user, p_y, point[baseline_col].to_numpy(float)) \
-        if prob and baseline_col is not None and len(point) else None
+RANK_KS = (10, 50, 100)
+
+
+def rank_block(scores: np.ndarray, exclude: np.ndarray, pos_row: np.ndarray, pos_item: np.ndarray,
+               tb_order: np.ndarray, ks: tuple[int, ...] = RANK_KS,
+               row_segment: np.ndarray | None = None, n_segments: int = 1) -> tuple[np.ndarray, dict]:
+    """Ranks of one chunk of users over the whole catalog.
+
+    scores: (n_rows, n_items); exclude: bool (n_rows, n_items), items that are not candidates of
+    the row (never ranked, never in a top-K); pos_row / pos_item: the positives (row of the
+    chunk, item); tb_order: the catalog in tie-break order (a fixed permutation: among equal
+    scores the item earlier in tb_order ranks higher; never the label). Returns the 0-based rank
+    of each positive among its row's candidates, and for each k a (n_segments, n_items) bool of
+    the items in at least one top-k list of the segment's rows (``row_segment``: segment code of
+    each row; default one segment)."""
+    n, ni = scores.shape
+    inv = np.empty(ni, np.int64)
+    inv[tb_order] = np.arange(ni)
+    s = np.where(exclude, -np.inf, np.asarray(scores, np.float64))[:, tb_order]  # columns in tie-break order
+    cand = ~exclude[:, tb_order]
+    pc = inv[np.asarray(pos_item, np.int64)]
+    pr = np.asarray(pos_row, np.int64)
+    sv = s[pr, pc]
+    rows = s[pr]
+    rank = (rows > sv[:, None]).sum(1) + ((rows == sv[:, None]) & (np.arange(ni)[None, :] < pc[:, None])).sum(1)
+    seg = np.zeros(n, np.int64) if row_segment is None else np.asarray(row_segment, np.int64)
+    tops = {}
+    for k in ks:
+        kk = min(k, ni)
+        thr = -np.partition(-s, kk - 1, axis=1)[:, kk - 1]
+        gt = s > thr[:, None]
+        eq = s == thr[:, None]
+        need = kk - gt.sum(1)
+        top = (gt | (eq & (np.cumsum(eq, axis=1) <= need[:, None]))) & cand
+        hit = np.zeros((n_segments, ni), bool)
+        for g in range(n_segments):  # a handful of segments, each one vectorized OR over rows
+            m = seg == g
+            if m.any():
+                hit[g, tb_order] = top[m].any(0)
+        tops[k] = hit
+    return rank.astype(np.int64), tops
+
+
+def per_user_from_ranks(pos_user: np.ndarray, pos_rank: np.ndarray, n_users: int,
+                        ks: tuple[int, ...] = RANK_KS) -> pd.DataFrame:
+    """Per-user Recall@K and NDCG@K (binary gains, IDCG over min(#positives, K)) from the rank of
+    each positive; index: user position 0..n_users-1 (users without a positive have n_pos 0)."""
+    u = np.asarray(pos_user, np.int64)
+    r = np.asarray(pos_rank, np.int64)
+    n_pos = np.bincount(u, minlength=n_users).astype(float)
+    out = pd.DataFrame({"n_pos": n_pos})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in ks:
+            hit = r < k
+            out[f"recall_at_{k}"] = np.bincount(u, weights=hit, minlength=n_users) / n_pos
+            dcg = np.bincount(u, weights=hit / np.log2(r + 2.0), minlength=n_users)
+            ideal = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))]
+            out[f"ndcg_at_{k}"] = dcg / ideal[np.minimum(n_pos, k).astype(int)]
+    return out
+
+
+def ranking_summary(per_user: pd.DataFrame, segment_of: np.ndarray, base: pd.DataFrame | None = None,
+                    ks: tuple[int, ...] = RANK_KS, n_boot: int = 200, seed: int = 0,
+                    segments: tuple[str, ...] = SEGMENTS) -> pd.DataFrame:
+    """Mean over users of each ranking metric per segment with a 95 % user-bootstrap CI, and with
+    ``base`` (the same users under the reference arm) the paired difference this - base with its
+    paired CI (the same resampled users for both). segment_of: 'cold' / 'warm' per user row."""
+    metrics = [f"{m}_at_{k}" for k in ks for m in ("recall", "ndcg")]
+    seg = np.asarray(segment_of)
     out = []
-    for seg in SEGMENTS:  # three segments, each a vectorized filter
-        if seg == "all":
-            pm = np.ones(len(point), bool)
-            rm = np.ones(len(rank), bool)
-        else:
-            users = seg_of.index[seg_of.to_numpy() == seg]
-            pm = pd.Index(users).get_indexer(pd.Index(p_user)) >= 0
-            rm = pd.Index(users).get_indexer(pd.Index(r_user)) >= 0
-        y, s = p_y[pm], p_s[pm]
-        rec: dict = {"segment": seg, "n_users": int(len(np.unique(r_user[rm]))), "n_rows": int(pm.sum()),
-                     "n_pos": int(y.sum())}
-        if len(y) and 0 < y.sum() < len(y):
-            rec["auc"] = auc(y, s)
-            if prob:
-                rec["ne"] = ne(y, s)
-                rec["calibration"] = calibration(y, s)
-                parts = parts_all[parts_all.index.isin(np.unique(p_user[pm]))]
-                counts = bootstrap_counts(len(parts), n_boot, seed)
-                ne_b = ne_from_parts(counts, parts)
-                rec["ne_lo"], rec["ne_hi"] = ci(ne_b)
-                if base_all is not None:
-                    b = point[baseline_col].to_numpy(float)[pm]
-                    rec["ne_baseline"] = ne(y, b)
-                    rec["rel_ne_pct"] = 100 * (rec["ne"] / rec["ne_baseline"] - 1)
-                    base_b = ne_from_parts(counts, base_all.loc[parts.index])
-                    rec["rel_ne_lo"], rec["rel_ne_hi"] = ci(100 * (ne_b / base_b - 1))
-        if per_all is not None and rm.any():
-            per = per_all[per_all.index.isin(np.unique(r_user[rm]))]
-            if len(per):
-                counts = bootstrap_counts(len(per), n_boot, seed + 1)
-                for k in ks:
-                    for m in (f"recall@{k}", f"ndcg@{k}"):
-                        v = per[m].to_numpy()
-                        rec[m] = float(v.mean())
-                        rec[m + "_lo"], rec[m + "_hi"] = ci(counts @ v / len(v))
-                    top = rm & (r_rank < k)
-                    rec[f"coverage@{k}"] = float(len(np.unique(rank.item_id.to_numpy()[top])) / max(catalog_size, 1))
+    for name in segments:  # three segments
+        m = (per_user.n_pos.to_numpy() > 0) & ((seg == name) if name != "all" else True)
+        rec: dict = {"segment": name, "n_users": int(m.sum()), "n_pos": int(per_user.n_pos.to_numpy()[m].sum())}
+        if m.any():
+            counts = bootstrap_counts(int(m.sum()), n_boot, seed) if n_boot else None
+            for c in metrics:
+                v = per_user[c].to_numpy()[m]
+                rec[c] = float(v.mean())
+                if counts is not None:
+                    rec[c + "_lo"], rec[c + "_hi"] = ci(counts @ v / len(v))
+                if base is not None:
+                    d = v - base[c].to_numpy()[m]
+                    rec["diff_" + c] = float(d.mean())
+                    if counts is not None:
+                        rec["diff_" + c + "_lo"], rec["diff_" + c + "_hi"] = ci(counts @ d / len(d))
         out.append(rec)
     return pd.DataFrame(out)
 
 
-def paired_ranking_diff(user: np.ndarray, label: np.ndarray, score_a: np.ndarray, score_b: np.ndarray,
-                        segments: pd.Series | None = None, ks: tuple[int, ...] = (10, 50),
-                        tiebreak: np.ndarray | None = None, n_boot: int = 200, seed: int = 0,
-                        per_a: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per segment and ranking metric: mean over users of (metric under score_a - under score_b)
-    with a paired 95 % user-bootstrap CI (the same resampled users for both scores). ``per_a``:
-    ranking_per_user of score_a when the caller has it already."""
-    a = ranking_per_user(user, label, score_a, ks, tiebreak) if per_a is None else per_a
-    b = ranking_per_user(user, label, score_b, ks, tiebreak).reindex(a.index)
-    seg_of = segments if segments is not None else pd.Series(dtype=object)
+def pointwise_summary(user: np.ndarray, y: np.ndarray, p: np.ndarray, segment_of_user: pd.Series,
+                      base: np.ndarray | None = None, n_boot: int = 200, seed: int = 0,
+                      prob: bool = True, segments: tuple[str, ...] = SEGMENTS) -> pd.DataFrame:
+    """NE (with CI), AUC and calibration of pointwise scores per segment; with ``base`` (the
+    reference arm's predictions on the same rows) relative NE % with a paired user-bootstrap CI."""
+    user = np.asarray(user)
+    seg = segment_of_user.reindex(pd.Index(user)).to_numpy()
+    parts_all = per_user_ne_parts(user, y, p) if prob else None
+    base_all = per_user_ne_parts(user, y, base) if prob and base is not None else None
     out = []
-    for seg in SEGMENTS:  # three segments
-        idx = a.index if seg == "all" else a.index[a.index.isin(seg_of.index[seg_of.to_numpy() == seg])]
-        if not len(idx):
-            continue
-        counts = bootstrap_counts(len(idx), n_boot, seed + 7)
-        rec: dict = {"segment": seg, "n_users": len(idx)}
-        for k in ks:
-            for m in (f"recall@{k}", f"ndcg@{k}"):
-                d = (a.loc[idx, m] - b.loc[idx, m]).to_numpy()
-                rec[f"diff_{m}"] = float(d.mean())
-                rec[f"diff_{m}_lo"], rec[f"diff_{m}_hi"] = ci(counts @ d / len(d))
+    for name in segments:  # three segments
+        m = np.ones(len(user), bool) if name == "all" else seg == name
+        yy, pp = np.asarray(y)[m], np.asarray(p)[m]
+        rec: dict = {"segment": name, "n_rows": int(m.sum()), "n_pos_point": int(yy.sum())}
+        if len(yy) and 0 < yy.sum() < len(yy):
+            rec["auc"] = auc(yy, pp)
+            if prob:
+                rec["ne"] = ne(yy, pp)
+                rec["calibration"] = calibration(yy, pp)
+                parts = parts_all[parts_all.index.isin(np.unique(user[m]))]
+                counts = bootstrap_counts(len(parts), n_boot, seed) if n_boot else np.ones((1, len(parts)))
+                ne_b = ne_from_parts(counts, parts)
+                if n_boot:
+                    rec["ne_lo"], rec["ne_hi"] = ci(ne_b)
+                if base_all is not None:
+                    rec["ne_reference"] = ne(yy, np.asarray(base)[m])
+                    rec["rel_ne_pct"] = 100 * (rec["ne"] / rec["ne_reference"] - 1)
+                    if n_boot:
+                        base_b = ne_from_parts(counts, base_all.loc[parts.index])
+                        rec["rel_ne_lo"], rec["rel_ne_hi"] = ci(100 * (ne_b / base_b - 1))
         out.append(rec)
     return pd.DataFrame(out)

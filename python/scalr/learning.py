@@ -174,6 +174,9 @@ def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
     not the same draws)."""
     s = source[["user_id", "source_domain", "source_item"]].drop_duplicates()
     t = target[["user_id", "item_id"]].drop_duplicates()
+    # shrinkage popularity: users per target item over ALL target train users (as int_items.n_users
+    # in int_translation), not only the overlap users
+    all_pop = t.groupby("item_id").user_id.nunique()
     overlap = pd.Index(np.intersect1d(s.user_id.unique().astype(str), t.user_id.unique().astype(str)))
     s = s[s.user_id.isin(overlap)]
     t = t[t.user_id.isin(overlap)]
@@ -185,8 +188,8 @@ def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,
     T = sparse_indicator(codes(t.user_id, overlap), codes(t.item_id, tgt_idx), (len(overlap), len(tgt_idx)))
     C = (S.T @ T).tocoo()
     n_j = np.asarray(S.sum(axis=0)).ravel()
-    pop = np.asarray(T.sum(axis=0)).ravel()
-    pop_share = pop / max(pop.sum(), 1)
+    pop = all_pop.reindex(tgt_idx).fillna(0).to_numpy(float)
+    pop_share = pop / max(all_pop.sum(), 1)
     out = pd.DataFrame({"j": C.row, "i": C.col, "n_users_ji": C.data.astype(np.int64)})
     out = out[out.n_users_ji >= max(int(min_support or 1), 1)]  # k-support floor on the true count
     out["n_users_j"] = n_j[out.j].astype(np.int64)
@@ -325,6 +328,8 @@ class FeatureContext:
     user_source: TimeIndex  # source positives keyed by user, value = source item code
     user_h: TimeIndex  # real + synthetic target positives keyed by user, value = item, weight = H weight
     item_synth: TimeIndex  # synthetic positives keyed by item, weight = lambda * w
+    pair_synth: TimeIndex  # synthetic positives keyed by user * n_items + item, weight = lambda * w
+    Hs: sp.csr_matrix  # users x items, synthetic weight mass (lambda * w summed per cell)
     user_synth: TimeIndex  # synthetic positives keyed by user, weight = lambda * w
     C_real: PairLookup  # items x items, T^T T, zero diagonal
     C_all: PairLookup  # items x items, H^T H, zero diagonal
@@ -332,6 +337,8 @@ class FeatureContext:
     n_j: np.ndarray  # per source item code: n_users_j
     item_users: np.ndarray  # column sums of T
     hist_cap: int = 200
+    # latent-factor channel: name -> MFChannel (mf_real: real target events; mf_all: real + synthetic)
+    mf: dict = field(default_factory=dict)
 
     def features(self, u: np.ndarray, i: np.ndarray, t: np.ndarray, groups: tuple[str, ...] | None = None,
                  chunk_rows: int = 250_000) -> dict[str, np.ndarray]:
@@ -366,7 +373,8 @@ class FeatureContext:
         t_ui = pair_values(self.T, u, i)
         if "synthetic" in groups:
             h_ui = pair_values(self.H, u, i)
-            out["item_pop_synth"] = np.log1p(self.item_synth.mass(i, t))
+            own_synth = self.pair_synth.mass(keys(u, i, len(self.items)), t)  # leave-one-out: the row's own cell
+            out["item_pop_synth"] = np.log1p(np.maximum(self.item_synth.mass(i, t) - own_synth, 0.0))
             out["user_n_synth"] = np.log1p(self.user_synth.mass(u, t))
             cf_all, m_hist = self._hist_sum(self.user_h, u, i, t, self.C_all, h_ui, self.H_lookup)
             out["cf_all"] = np.log1p(cf_all)
@@ -380,8 +388,13 @@ class FeatureContext:
             n_ji = np.maximum(n_ji, 0)
             out["xdomain_sum"] = np.bincount(row, weights=n_ji / np.maximum(self.n_j[j], 1), minlength=len(u))
             out["xdomain_cnt"] = np.log1p(np.bincount(row, weights=(n_ji >= 1).astype(float), minlength=len(u)))
+        if "synthetic" in groups and "mf_all" in self.mf:
+            out["mf_all"] = self.mf["mf_all"].score(u, i, t)
+        elif "synthetic" in groups:
+            out["mf_all"] = np.zeros(len(u))
         if "real" not in groups:
             return out
+        out["mf_real"] = self.mf["mf_real"].score(u, i, t) if "mf_real" in self.mf else np.zeros(len(u))
         out["item_pop"] = np.log1p(self.item_events.mass(i, t))
         total = {}
         for d in WINDOWS_DAYS:
@@ -400,6 +413,120 @@ class FeatureContext:
         out["cf_real"] = np.log1p(cf_real)
         out["cf_real_norm"] = cf_real / np.sqrt((np.maximum(self.item_users[i] - t_ui, 0) + 1) * (n_hist + 1))
         return out
+
+    def _weight_matrix(self, idx: TimeIndex, users: np.ndarray, t: np.int64) -> sp.csr_matrix:
+        """(len(users) x items) sum of event weights over each user's latest ``hist_cap`` events of
+        ``idx`` before t: the history the item-item scores of ``_hist_sum`` iterate over."""
+        row, pos = idx.expand(users, np.full(len(users), t, np.int64), self.hist_cap)
+        return sp.csr_matrix((idx.weight[pos], (row, idx.value[pos].astype(np.int64))),
+                             shape=(len(users), len(self.items)))
+
+    def catalog_block(self, users: np.ndarray, t: int, features: tuple[str, ...] | list[str] | None = None
+                      ) -> dict[str, np.ndarray]:
+        """Every feature of every (user, catalog item) pair at one time t (evaluation: the end of
+        the train window), as dense (len(users) x n_items) float32 arrays, by sparse matrix
+        products instead of per-row history expansion. Equal (to float rounding) to
+        ``features(u, i, t)`` for every item i outside the user's real target train items, i.e.
+        for every candidate of full-catalog ranking (the user's own train items are masked by the
+        caller; their leave-one-out terms are not computed here). The latent-factor features use
+        the factors fitted on the whole window (``MFChannel.eval``)."""
+        users = np.asarray(users, np.int64)
+        nu, ni = len(users), len(self.items)
+        t = np.int64(t)
+        tv = np.full(ni, t, np.int64)
+        items = np.arange(ni, dtype=np.int64)
+        day = np.int64(US_PER_DAY)
+        features = tuple(FEATURES if features is None else features)
+        want = set(features)
+        out: dict[str, np.ndarray] = {}
+
+        def item_vec(v) -> np.ndarray:
+            return np.broadcast_to(np.asarray(v, np.float32)[None, :], (nu, ni))
+
+        def user_vec(v) -> np.ndarray:
+            return np.broadcast_to(np.asarray(v, np.float32)[:, None], (nu, ni))
+
+        tu = np.full(nu, t, np.int64)
+        if want & {"item_pop", "item_pop_30d", "item_pop_90d", "item_pop_365d", "item_share_90d"}:
+            out["item_pop"] = item_vec(np.log1p(self.item_events.mass(items, tv)))
+            total = {}
+            for d in WINDOWS_DAYS:
+                total[d] = self.item_events.mass(items, tv, tv - d * day)
+                out[f"item_pop_{d}d"] = item_vec(np.log1p(total[d]))
+            vol = self.all_events.mass(np.zeros(1, np.int64), np.array([t]), np.array([t - 90 * day]))[0]
+            out["item_share_90d"] = item_vec(1000.0 * total[90] / max(vol, 1.0))
+        if want & {"item_age_days", "item_days_since_last"}:
+            has, first, last = self.item_events.first_last(items, tv)
+            out["item_age_days"] = item_vec(np.where(has, np.log1p(np.maximum(t - first, 0) / day), -1.0))
+            out["item_days_since_last"] = item_vec(np.where(has, np.log1p(np.maximum(t - last, 0) / day), -1.0))
+        if "user_n_target" in want:
+            out["user_n_target"] = user_vec(np.log1p(self.user_target.mass(users, tu)))
+        if "user_n_source" in want:
+            out["user_n_source"] = user_vec(np.log1p(self.user_source.mass(users, tu)))
+        if "user_n_synth" in want:
+            out["user_n_synth"] = user_vec(np.log1p(self.user_synth.mass(users, tu)))
+        if want & {"cf_real", "cf_real_norm"}:
+            W = self._weight_matrix(self.user_target, users, t)
+            raw = np.maximum((W @ self.C_real_matrix).toarray(), 0.0)
+            n_hist = np.asarray(W.sum(1)).ravel()
+            out["cf_real"] = np.log1p(raw).astype(np.float32)
+            out["cf_real_norm"] = (raw / np.sqrt((self.item_users[None, :] + 1) * (n_hist[:, None] + 1))).astype(np.float32)
+        if want & {"cf_all", "cf_all_norm"}:
+            W = self._weight_matrix(self.user_h, users, t)
+            Hu = self.H[users]
+            Wd = W.toarray()
+            Hd = Hu.toarray()
+            # leave-one-out: minus the user's own share H[u, i] * sum_{e: i_e != i} w_e H[u, i_e]
+            own = Hd * (np.asarray(W.multiply(Hu).sum(1)).ravel()[:, None] - Wd * Hd)
+            raw = np.maximum((W @ self.C_all_matrix).toarray() - own, 0.0)
+            m_hist = Wd.sum(1)
+            out["cf_all"] = np.log1p(raw).astype(np.float32)
+            out["cf_all_norm"] = (raw / np.sqrt((self.item_users[None, :] + 1) * (m_hist[:, None] + 1))).astype(np.float32)
+        if "item_pop_synth" in want:
+            mass = self.item_synth.mass(items, tv)
+            own = self.Hs[users].toarray()  # every synthetic event is before the end of the train window
+            out["item_pop_synth"] = np.log1p(np.maximum(mass[None, :] - own, 0.0)).astype(np.float32)
+        if want & {"xdomain_sum", "xdomain_cnt"}:
+            row, pos = self.user_source.expand(users, tu, self.hist_cap)
+            j = self.user_source.value[pos].astype(np.int64)
+            n_src = len(self.n_j)
+            Wc = sp.csr_matrix((np.ones(len(row)), (row, j)), shape=(nu, n_src))
+            Ws = sp.csr_matrix((1.0 / np.maximum(self.n_j[j], 1), (row, j)), shape=(nu, n_src))
+            out["xdomain_sum"] = (Ws @ self.P_matrix).toarray().astype(np.float32)
+            out["xdomain_cnt"] = np.log1p((Wc @ self.P_support).toarray()).astype(np.float32)
+        for name in ("mf_real", "mf_all"):
+            if name in want:
+                out[name] = (self.mf[name].eval.score_block(users).astype(np.float32) if name in self.mf
+                             else np.zeros((nu, ni), np.float32))
+        return {f: out[f] for f in features}
+
+    @property
+    def C_real_matrix(self) -> sp.csr_matrix:
+        return self._cached_matrix("_c_real_m", self.C_real)
+
+    @property
+    def C_all_matrix(self) -> sp.csr_matrix:
+        return self._cached_matrix("_c_all_m", self.C_all)
+
+    @property
+    def P_matrix(self) -> sp.csr_matrix:
+        return self._cached_matrix("_p_m", self.P)
+
+    @property
+    def P_support(self) -> sp.csr_matrix:
+        if not hasattr(self, "_p_s"):
+            m = self.P_matrix.copy()
+            m.data = (m.data >= 1).astype(float)
+            m.eliminate_zeros()
+            self._p_s = m
+        return self._p_s
+
+    def _cached_matrix(self, name: str, look: PairLookup) -> sp.csr_matrix:
+        if not hasattr(self, name):
+            n_rows = int(len(self.n_j)) if look is self.P else len(self.items)
+            r, c = look.k // look.n_cols, look.k % look.n_cols
+            setattr(self, name, sp.csr_matrix((look.data, (r, c)), shape=(n_rows, int(look.n_cols))))
+        return getattr(self, name)
 
     def item_first_ts(self) -> np.ndarray:
         """Time of each catalog item's first real target train event (int64 max if none)."""
@@ -425,7 +552,8 @@ FEATURE_DOCS: dict[str, str] = {
                       "popularity normalised for the growth of the platform.",
     "item_age_days": "log1p(days since the item's first real target train event before t); -1 if none.",
     "item_days_since_last": "log1p(days since the item's latest real target train event before t); -1 if none.",
-    "item_pop_synth": "log1p(synthetic weight mass (lambda x w) on the item before t).",
+    "item_pop_synth": "log1p(synthetic weight mass (lambda x w) on the item before t, without the row's own "
+                      "user's synthetic mass on the item (leave-one-out)).",
     "user_n_target": "log1p(#real target train events of the user before t); 0 = target-cold at t.",
     "user_n_source": "log1p(#source train events of the user before t).",
     "user_n_synth": "log1p(synthetic weight mass of the user before t).",
@@ -437,6 +565,11 @@ FEATURE_DOCS: dict[str, str] = {
               "synthetic target events before t (synthetic weighted min(1, lambda*w)) with C = H^T H, "
               "leave-one-out; the personalisation channel the synthetic rows feed.",
     "cf_all_norm": "cf_all score / sqrt((#other users of i + 1) * (history weight + 1)).",
+    "mf_real": "implicit-ALS score (scalr.factors) of the user x item on REAL target events, fitted out of time: "
+               "rows in [cutoff, end of window) read factors fitted on events before the cutoff (var mf_train_fraction), "
+               "rows before the cutoff read NaN, evaluation rows factors fitted on the whole window.",
+    "mf_all": "as mf_real on real + synthetic target events (synthetic weight lambda x w): the per-user channel "
+              "through which target-cold users get factors from their synthetic history.",
     "xdomain_sum": "sum over the user's source events before t (latest 200) of P_hat(i|j) with the user's own "
                    "(j, i) co-occurrence removed. Derived from P_hat: the leak candidate for synthetic rows.",
     "xdomain_cnt": "log1p(#source events j of the user before t with a (j, i) pair supported by another user).",
@@ -446,16 +579,76 @@ FEATURES: tuple[str, ...] = tuple(FEATURE_DOCS)
 # the source events), "synthetic" (the synthetic events); callers may cache the first two
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "real": ("item_pop", "item_pop_30d", "item_pop_90d", "item_pop_365d", "item_share_90d", "item_age_days",
-             "item_days_since_last", "user_n_target", "user_n_source", "cf_real", "cf_real_norm"),
+             "item_days_since_last", "user_n_target", "user_n_source", "cf_real", "cf_real_norm", "mf_real"),
     "translation": ("xdomain_sum", "xdomain_cnt"),
-    "synthetic": ("item_pop_synth", "user_n_synth", "cf_all", "cf_all_norm"),
+    "synthetic": ("item_pop_synth", "user_n_synth", "cf_all", "cf_all_norm", "mf_all"),
 }
 assert sorted(f for g in FEATURE_GROUPS.values() for f in g) == sorted(FEATURES)
+
+# The evaluation ladder (SCALR's comparison). Each arm is a feature set and whether the model also
+# trains on synthetic rows:
+#   T      target only: no feature reads a source event, P_hat or a synthetic event (the paper's baseline)
+#   T+F    feature-level transfer: T + the features that read source events / P_hat
+#   T+S    data-level transfer (the paper's comparison): T + synthetic rows + the features computed
+#          from the synthetic events only (never from source events or P_hat directly)
+#   T+F+S  both
+T_FEATURES: tuple[str, ...] = tuple(f for f in FEATURE_GROUPS["real"] if f != "user_n_source")
+F_FEATURES: tuple[str, ...] = ("user_n_source",) + FEATURE_GROUPS["translation"]
+S_FEATURES: tuple[str, ...] = FEATURE_GROUPS["synthetic"]
+ARMS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "T": (T_FEATURES, False),
+    "T+F": (T_FEATURES + F_FEATURES, False),
+    "T+S": (T_FEATURES + S_FEATURES, True),
+    "T+F+S": (T_FEATURES + F_FEATURES + S_FEATURES, True),
+}
+assert sorted(ARMS["T+F+S"][0]) == sorted(FEATURES)
+
+
+@dataclass
+class MFChannel:
+    """A latent-factor feature fitted out of time: ``train`` on events before ``cutoff`` (for
+    training rows at t >= cutoff), ``eval`` on every event (for rows after ``eval_from``, i.e.
+    evaluation rows at the end of the window). Rows before the cutoff read NaN: no row's feature
+    is fitted on its own event."""
+    cutoff: np.int64
+    eval_from: np.int64
+    train: Any
+    eval: Any
+
+    def score(self, u: np.ndarray, i: np.ndarray, t: np.ndarray) -> np.ndarray:
+        t = np.broadcast_to(np.asarray(t, np.int64), np.shape(u))
+        out = np.full(len(u), np.nan)
+        late = t >= self.eval_from
+        mid = (t >= self.cutoff) & ~late
+        out[mid] = self.train.score(u[mid], i[mid])
+        out[late] = self.eval.score(u[late], i[late])
+        return out
+
+
+def fit_compact(u: np.ndarray, i: np.ndarray, w: np.ndarray, n_users: int, n_items: int, cfg: Any):
+    """fit_als over the users that have an event only (in code order), expanded back to n_users
+    rows (zeros for the rest): the factors then do not depend on how many event-less users the
+    caller's user index holds (the training_rows mart and the evaluation index differ so)."""
+    from scalr.factors import Factors, fit_als
+    uu, inv = np.unique(np.asarray(u, np.int64), return_inverse=True)
+    f = fit_als(inv.astype(np.int64), i, w, len(uu), n_items, cfg)
+    user = np.zeros((n_users, f.user.shape[1]), f.user.dtype)
+    user[uu] = f.user
+    return Factors(user, f.item)
+
+
+def fit_mf_channel(u: np.ndarray, i: np.ndarray, w: np.ndarray, ts: np.ndarray, n_users: int, n_items: int,
+                   cfg: Any, cutoff: np.int64, eval_from: np.int64) -> MFChannel:
+    early = ts < cutoff
+    return MFChannel(np.int64(cutoff), np.int64(eval_from),
+                     fit_compact(u[early], i[early], w[early], n_users, n_items, cfg),
+                     fit_compact(u, i, w, n_users, n_items, cfg))
 
 
 def build_context(real_target: pd.DataFrame, source: pd.DataFrame, translation: pd.DataFrame,
                   synthetic: pd.DataFrame | None, users: pd.Index, items: pd.Index,
-                  synthetic_lambda: float = 1.0, hist_cap: int = 200) -> FeatureContext:
+                  synthetic_lambda: float = 1.0, hist_cap: int = 200, mf: Any = None,
+                  mf_train_fraction: float = 0.5) -> FeatureContext:
     """real_target: [user_id, item_id, event_ts] real target train positives; source: [user_id,
     source_domain, source_item, event_ts] source train positives; translation: the translation
     mart; synthetic: [user_id, target_item, event_ts, weight(, label)] synthetic events (or None)."""
@@ -496,13 +689,22 @@ def build_context(real_target: pd.DataFrame, source: pd.DataFrame, translation: 
         c.eliminate_zeros()
         return PairLookup(c)
 
+    channels = {}
+    if mf is not None and len(tts):
+        cutoff = np.int64(np.quantile(tts, 1 - mf_train_fraction, method="lower"))
+        eval_from = np.int64(max(tts.max(), yts.max() if len(yts) else tts.max()) + 1)
+        channels["mf_real"] = fit_mf_channel(tu, ti, np.ones(len(tu)), tts, nu, ni, mf, cutoff, eval_from)
+        channels["mf_all"] = fit_mf_channel(np.r_[tu, yu], np.r_[ti, yi], np.r_[np.ones(len(tu)), yw],
+                                            np.r_[tts, yts], nu, ni, mf, cutoff, eval_from)
     return FeatureContext(
+        mf=channels,
         users=users, items=items, T=T, H=H,
         item_events=TimeIndex(ti, tts), all_events=TimeIndex(np.zeros(len(tts), np.int64), tts),
         user_target=TimeIndex(tu, tts, ti),
         user_source=TimeIndex(su[ok_s], to_us(source.event_ts)[ok_s], sj[ok_s]),
         user_h=TimeIndex(np.r_[tu, yu], np.r_[tts, yts], np.r_[ti, yi], np.r_[np.ones(len(tu)), np.minimum(yw, 1.0)]),
         item_synth=TimeIndex(yi, yts, weight=yw), user_synth=TimeIndex(yu, yts, weight=yw),
+        pair_synth=TimeIndex(keys(yu, yi, ni), yts, weight=yw), Hs=Hs.tocsr(),
         C_real=cooc(T), C_all=cooc(H), P=PairLookup(P), n_j=n_j,
         item_users=np.asarray(T.sum(0)).ravel(), hist_cap=hist_cap,
     )
@@ -520,6 +722,8 @@ class RowsConfig:
     seed: int = 42
     validation_fraction: float = 0.1  # the latest real target train events -> validation slice
     train_recent_fraction: float = 1.0  # train on the latest fraction of real train rows (by time); 1 = all
+    mf: Any = None  # scalr.factors.FactorConfig of the latent-factor features (None: mf_real / mf_all are 0)
+    mf_train_fraction: float = 0.5  # the latest fraction of the window whose rows read out-of-time factors
 
     def __post_init__(self) -> None:
         if self.negative_sampler not in NEGATIVE_SAMPLERS:
@@ -550,6 +754,10 @@ def real_row_frame(ctx: FeatureContext, real_events: pd.DataFrame, cfg: RowsConf
     # evaluation time (the candidate set is the train catalog): drop it (and its negatives).
     own = pair_values(ctx.T, real.u.to_numpy(), real.i.to_numpy())
     real = real[~((real.label.to_numpy() == 1) & (ctx.item_users[real.i.to_numpy()] - own <= 0))]
+    # Item existence matched between classes: negatives are only drawn among items that existed
+    # before the row's time (as every candidate does at evaluation), so a positive on an item's
+    # first event (item_age_days = -1, a value no negative and no evaluation row has) is dropped.
+    real = real[ctx.item_first_ts()[real.i.to_numpy()] < to_us(real.event_ts)]
     if cfg.train_recent_fraction < 1.0 and len(real):
         # Rows long before train_end teach what predicted purchases then; evaluation is right after
         # train_end. Keep the latest fraction of real rows (features still use the whole window).
@@ -578,6 +786,7 @@ def synthetic_row_frame(ctx: FeatureContext, real_events: pd.DataFrame, syntheti
     ru, ri = codes(real_events.user_id, ctx.users), codes(real_events.item_id, ctx.items)
     excl = np.unique(np.r_[keys(ru[(ru >= 0) & (ri >= 0)], ri[(ru >= 0) & (ri >= 0)], ni),
                            keys(syn.u.to_numpy(), syn.i.to_numpy(), ni), keys(*ctx.T.nonzero(), ni)])
+    syn = syn[ctx.item_first_ts()[syn.i.to_numpy()] < to_us(syn.event_ts)]  # item existence, as for real rows
     return _with_negatives(ctx, syn, excl, cfg, rng)
 
 
@@ -782,5 +991,17 @@ def training_rows_from_tables(real_events: pd.DataFrame, source_events: pd.DataF
     src = source_events[source_events.label.to_numpy() == 1] if "label" in source_events else source_events
     users = pd.Index(np.unique(np.r_[real_events.user_id.to_numpy().astype(str), src.user_id.to_numpy().astype(str)]))
     items = pd.Index(np.unique(pos.item_id.to_numpy().astype(str)))
-    ctx = build_context(pos, src, translation, synthetic, users, items, cfg.synthetic_lambda)
+    ctx = build_context(pos, src, translation, synthetic, users, items, cfg.synthetic_lambda, mf=cfg.mf,
+                        mf_train_fraction=cfg.mf_train_fraction)
     return build_training_rows(ctx, real_events, synthetic, cfg)
+
+
+def factor_config(factors: int | None, regularization: float = 0.05, alpha: float = 10.0,
+                  iterations: int = 10, seed: int = 0):
+    """The FactorConfig of the vars mf_factors (0 or null: off), mf_regularization, mf_alpha,
+    mf_iterations, mf_seed."""
+    from scalr.factors import FactorConfig
+    if not factors:
+        return None
+    return FactorConfig(factors=int(factors), regularization=float(regularization), alpha=float(alpha),
+                        iterations=int(iterations), seed=int(seed))
