@@ -44,9 +44,8 @@ TRANSLATION_VARS = ("min_support", "max_targets_per_source", "max_items_per_user
 STUDIES: dict[str, tuple[str, dict]] = {
     "top1": ("RQ1 top-1 vs sampling", {"strategy": "topk", "k": 1}),
     "volume_0.5": ("RQ2 volume", {"ratio": 0.5}),
-    "volume_2": ("RQ2 volume", {"ratio": 2.0}),
+    "volume_1": ("RQ2 volume", {"ratio": 1.0}),
     "volume_4": ("RQ2 volume", {"ratio": 4.0}),
-    "volume_max": ("RQ2 volume", {"ratio": None}),
     "align_none": ("RQ2 volume", {"alignment": "none"}),
     "align_uniform": ("RQ3 alignment", {"alignment": "uniform_positive"}),
     "align_positive_negative": ("RQ3 alignment", {"alignment": "positive_negative"}),
@@ -55,6 +54,8 @@ STUDIES: dict[str, tuple[str, dict]] = {
     "lambda_0.3": ("lambda", {"lambda": 0.3}),
     "lambda_3": ("lambda", {"lambda": 3.0}),
     "no_purge": ("RQ4 purge", {"purge_threshold": None}),
+    "purge_mask": ("RQ4 purge", {"purge_mode": "mask"}),
+    "purge_drop": ("RQ4 purge", {"purge_mode": "drop"}),
     "confidence_0.1": ("RQ4 confidence", {"min_confidence": 0.1}),
     "min_support_2": ("RQ4 support", {"vars": {"min_support": 2}}),
     "shrinkage_5": ("RQ4 shrinkage", {"vars": {"translation_shrinkage": 5}}),
@@ -91,7 +92,7 @@ def ladder_config(v: dict, overrides: dict | None = None) -> la.LadderConfig:
         synthetic_lambda=float(v["synthetic_lambda"]), purge_features=tuple(v["purge_features"] or ()),
         purge_threshold=None if v["purge_threshold"] is None else float(v["purge_threshold"]),
         train_recent_fraction=float(v["train_recent_fraction"]), eval_negatives=str(v["eval_negatives"]),
-        eval_max_pairs=int(v["eval_max_pairs"]),
+        eval_max_pairs=int(v["eval_max_pairs"]), purge_mode=str(v["purge_mode"]),
         mf=la.ln.factor_config(v["mf_factors"], v["mf_regularization"], v["mf_alpha"], v["mf_iterations"], v["mf_seed"]),
         mf_train_fraction=float(v["mf_train_fraction"]))
     return dataclasses.replace(c, **(overrides or {}))
@@ -127,6 +128,7 @@ def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[l
         tvars = over.pop("vars", None)
         lam = over.pop("lambda", None)
         purge = over.pop("purge_threshold", "unset")
+        mode = over.pop("purge_mode", None)
         translation = data.translation
         if tvars:
             db = run_dbt({**v, **tvars}, work / name, "+translation")
@@ -137,7 +139,7 @@ def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[l
         gcfg = dataclasses.replace(base, **over)
         syn, info = gen.synthesize(translation, data.source_train, data.target_train, data.item_values, gcfg,
                                    user_items if tvars else data.user_items)
-        out.append(la.Generator(name, syn, study, ("T+S",), info, lam, purge))
+        out.append(la.Generator(name, syn, study, ("T+S",), info, lam, purge, purge_mode=mode))
     ctrl = cfg.get("controls") or {}
     if ctrl.get("oracle_world") is not None:
         from scalr import demo_world

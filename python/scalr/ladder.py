@@ -61,6 +61,8 @@ class LadderConfig:
     workers: int = 2
     chunk_pairs: int = 1_000_000
     train: dict = field(default_factory=dict)  # scalr.learning.TrainConfig overrides
+    purge_mode: str = "mask"  # what the leak audit does with a leaking feature: drop it from the model, or
+    #                           mask it (NaN) on the synthetic rows only, keeping it for the real rows
     mf: object = None  # scalr.factors.FactorConfig of the latent-factor features (None: off)
     mf_train_fraction: float = 0.5
 
@@ -69,6 +71,8 @@ class LadderConfig:
             raise ValueError(f"eval_negatives must be one of {ln.NEGATIVE_SAMPLERS}, got {self.eval_negatives!r}")
         if not self.seeds:
             raise ValueError("training_seeds must hold at least one seed")
+        if self.purge_mode not in ("drop", "mask"):
+            raise ValueError(f"purge_mode must be drop or mask, got {self.purge_mode!r}")
         if self.eval_max_pairs < 1:
             raise ValueError("eval_max_pairs must be >= 1")
 
@@ -204,6 +208,7 @@ class Arm:
     study: str = "ladder"
     info: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)  # (objective, seed) -> Booster
+    masked: list = field(default_factory=list)  # features hidden on synthetic rows (purge_mode mask)
 
 
 def context(es: EvalSet, translation: pd.DataFrame, synthetic: pd.DataFrame | None,
@@ -230,6 +235,9 @@ def fit(rows: pd.DataFrame, arms: list[Arm], cfg: LadderConfig) -> None:
     def one(job):
         a, obj, s = job
         r = rows if ln.ARMS[a.arm][1] else real_only
+        if a.masked:  # purge_mode mask: the purged features are missing (NaN) on synthetic rows only
+            r = r.copy()
+            r.loc[r.is_synthetic.to_numpy() == 1, a.masked] = np.nan
         return ln.train_model(r, a.features, ln.TrainConfig(objective=obj, seed=s, **cfg.train))
 
     with ThreadPoolExecutor(max_workers=max(1, cfg.workers)) as pool:
@@ -366,7 +374,10 @@ def run_group(es: EvalSet, data: BuildData, translation: pd.DataFrame, synthetic
         a.features = [f for f in a.features if f not in set(cfg.purge_features)]
         if ln.ARMS[a.arm][1] and n_syn:
             aud = ln.leak_audit(rows, a.features, cfg.purge_features, cfg.purge_threshold, seed=cfg.training_seed)
-            a.features = [f for f in a.features if f not in aud.purged]
+            if cfg.purge_mode == "mask":  # keep the feature for real rows, hide it on synthetic rows
+                a.masked = [f for f in a.features if f in aud.purged]
+            else:
+                a.features = [f for f in a.features if f not in aud.purged]
             t = aud.table.assign(config=a.config, adversarial_auc_model=aud.adversarial_auc,
                                  adversarial_auc_after_purge=aud.adversarial_auc_after)
             audit_tab = t if audit_tab is None else pd.concat([audit_tab, t], ignore_index=True)
@@ -376,7 +387,9 @@ def run_group(es: EvalSet, data: BuildData, translation: pd.DataFrame, synthetic
     if any(a.config == REFERENCE for a in arms):
         reference.update(per_user_and_point(es, scored))
     res, dec = summarize(es, scored, reference, cfg)
-    info = {a.config: {**a.info, "features": ",".join(a.features), "train_rows": len(rows), "synthetic_train_rows": n_syn,
+    info = {a.config: {**a.info, "features": ",".join(f + ("(masked on synthetic rows)" if f in a.masked else "")
+                                                      for f in a.features),
+                       "train_rows": len(rows), "synthetic_train_rows": n_syn,
                        "n_trees": int(np.mean([m.best_iteration or m.num_trees() for m in a.models.values()]))}
             for a in arms}
     res["arm"] = res.config.map({a.config: a.arm for a in arms}).fillna("heuristic")
@@ -402,6 +415,7 @@ class Generator:
     synthetic_lambda: float | None = None  # overrides LadderConfig.synthetic_lambda for this generator
     purge_threshold: object = "unset"  # overrides LadderConfig.purge_threshold (None = no auto-purge)
     rows: pd.DataFrame | None = None  # its training rows when already built (the training_rows mart)
+    purge_mode: str | None = None  # overrides LadderConfig.purge_mode
 
 
 def run_ladder(data: BuildData, cfg: LadderConfig, generators: list[Generator],
@@ -428,6 +442,8 @@ def run_ladder(data: BuildData, cfg: LadderConfig, generators: list[Generator],
             gcfg = dataclasses.replace(gcfg, synthetic_lambda=float(g.synthetic_lambda))
         if g.purge_threshold != "unset":
             gcfg = dataclasses.replace(gcfg, purge_threshold=g.purge_threshold)
+        if g.purge_mode is not None:
+            gcfg = dataclasses.replace(gcfg, purge_mode=g.purge_mode)
         r, d, a, _ = run_group(es, data, data.translation, g.synthetic, arms, gcfg, reference, heuristics=heur,
                                log=log, rows=g.rows)
         res.append(r)

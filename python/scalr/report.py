@@ -175,7 +175,8 @@ def write_report(res: pd.DataFrame, dec: pd.DataFrame, aud: pd.DataFrame, splits
         if len(aud):
             a = aud[(aud.keep == keep) & aud.purged]
             purged = a.groupby("config").feature.apply(lambda x: ", ".join(x)).to_dict()
-            parts.append("\nLeak audit purges: " + ("; ".join(f"{k}: {v}" for k, v in purged.items()) or "none") + ".\n")
+            parts.append("\nLeak audit, features flagged (masked on synthetic rows with purge_mode mask, dropped with "
+                         "drop): " + ("; ".join(f"{k}: {v}" for k, v in purged.items()) or "none") + ".\n")
     path = out / "report.md"
     path.write_text("".join(parts))
     return path
