@@ -84,6 +84,12 @@ def test_results_tables_and_report(control):
     assert list(stored.columns[:len(ex.la.RESULT_COLUMNS)]) == ex.la.RESULT_COLUMNS
     assert splits.ranking.iat[0] == "full catalog" and splits.eval_cold_users_ranked.iat[0] > 500
     assert set(dec.decile) == set(range(1, 11))
+    # head / tail recall@50 are the pooled recall of decile 10 and of deciles 1-9
+    t0 = stored[(stored.config == "T") & (stored.seed == 0) & (stored.segment == "all")].iloc[0]
+    d = dec[(dec.config == "T") & (dec.seed == 0) & (dec.segment == "all")].set_index("decile")
+    assert t0.recall_at_50_head == pytest.approx(d.recall_at_50[10])
+    tail = d.loc[1:9]
+    assert t0.recall_at_50_tail == pytest.approx((tail.recall_at_50.fillna(0) * tail.n_pos).sum() / tail.n_pos.sum())
     md = (tmp / "rep" / "report.md").read_text()
     assert "Will it help?" in md and "### Controls" in md and "T+S:oracle" in md
     s = report.summarize(res)

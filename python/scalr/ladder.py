@@ -323,27 +323,19 @@ def summarize(es: EvalSet, scored: dict, reference: dict, cfg: LadderConfig) -> 
                                       bp if obj != "heuristic" else None, n_boot=n_boot, seed=max(seed, 0),
                                       prob=obj != "heuristic")
             m = m.merge(pm, on="segment", how="left")
-        seg = es.segment
+        # recall@50 by item-popularity decile, and head (decile 10) vs tail (deciles 1-9), per segment
         hit = r < 50
-        for name in ("all", "cold", "warm"):
-            mask = np.ones(len(r), bool) if name == "all" else seg[es.pos_user] == name
+        heads = []
+        for name in ("all", "cold", "warm"):  # m's segment order
+            mask = np.ones(len(r), bool) if name == "all" else es.segment[es.pos_user] == name
             d = es.item_decile[es.pos_item[mask]]
             n_d = np.bincount(d, minlength=11)[1:]
             h_d = np.bincount(d, weights=hit[mask], minlength=11)[1:]
             with np.errstate(invalid="ignore", divide="ignore"):
-                rec = h_d / n_d
-            dec.append(pd.DataFrame({"config": config, "model": obj, "seed": seed, "segment": name,
-                                     "decile": np.arange(1, 11), "n_pos": n_d.astype(np.int64), "recall_at_50": rec}))
-            if name == "all":
-                pass
-        # head (decile 10) vs tail (deciles 1-9) recall@50
-        heads = []
-        for name in ("all", "cold", "warm"):
-            mask = np.ones(len(r), bool) if name == "all" else seg[es.pos_user] == name
-            head = es.item_decile[es.pos_item[mask]] == 10
-            hm = hit[mask]
-            heads.append((float(hm[head].mean()) if head.any() else np.nan,
-                          float(hm[~head].mean()) if (~head).any() else np.nan))
+                dec.append(pd.DataFrame({"config": config, "model": obj, "seed": seed, "segment": name,
+                                         "decile": np.arange(1, 11), "n_pos": n_d.astype(np.int64),
+                                         "recall_at_50": h_d / n_d}))
+                heads.append((h_d[9] / n_d[9], h_d[:9].sum() / n_d[:9].sum()))
         m["recall_at_50_head"] = [h[0] for h in heads]
         m["recall_at_50_tail"] = [h[1] for h in heads]
         out.append(m.assign(config=config, model=obj, seed=seed))

@@ -48,7 +48,7 @@ def summarize(res: pd.DataFrame, model: str = "binary") -> pd.DataFrame:
         first = g.sort_values("seed").iloc[0]
         rec = dict(zip(KEY, key))
         rec.update(arm=first.get("arm"), study=first.get("study"), n_seeds=len(g), n_users=first.get("n_users"))
-        for c in SHOW + ["ne", "rel_ne_pct", "diff_recall_at_50", "diff_ndcg_at_10", "diff_recall_at_10"]:
+        for c in SHOW + ["rel_ne_pct", "diff_recall_at_50", "diff_ndcg_at_10", "diff_recall_at_10"]:
             if c in g:
                 rec[c] = float(g[c].mean())
         for c in ("rel_ne_pct", "diff_recall_at_50", "diff_ndcg_at_10", "diff_recall_at_10"):
