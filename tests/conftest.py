@@ -31,7 +31,11 @@ class DbtResult:
 
 def run_dbt(workdir: Path, vars: dict, command: str = "build", select: str | None = None,
             db: Path | None = None, threads: int = 2, extra: list[str] | None = None) -> DbtResult:
-    """Run dbt on the project with its own DuckDB file, target and log dirs under workdir."""
+    """Run dbt on the project with its own DuckDB file, target and log dirs under workdir.
+
+    items_path is null unless the test sets it: the project default (demo/items.csv.gz) is the
+    items file of the demo world, not of the worlds tests generate."""
+    vars = {"items_path": None, **vars}
     workdir.mkdir(parents=True, exist_ok=True)
     db = db or workdir / "scalr.duckdb"
     env = dict(os.environ, SCALR_DB=str(db), SCALR_THREADS=str(threads),

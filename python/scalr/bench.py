@@ -205,7 +205,7 @@ def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str
     env = dict(os.environ, SCALR_DB=str(db), SCALR_THREADS=str(threads),
                SCALR_DUCKDB_THREADS=str(threads), SCALR_MEMORY_LIMIT=memory_limit,
                SCALR_TEMP_DIR=str(work / "spill"), DBT_PROFILES_DIR=str(PROJECT))
-    v = {"events_path": str(events_path), "source_domains": ["source"], "target_domain": "target",
+    v = {"events_path": str(events_path), "items_path": None, "source_domains": ["source"], "target_domain": "target",
          "train_end": TRAIN_END, **(vars or {})}
     timef = work / "time.txt"
     cmd = [DBT, command, "--project-dir", str(PROJECT), "--target-path", str(work / "target"),
