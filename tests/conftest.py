@@ -40,7 +40,7 @@ def run_dbt(workdir: Path, vars: dict, command: str = "build", select: str | Non
     db = db or workdir / "scalr.duckdb"
     env = dict(os.environ, SCALR_DB=str(db), SCALR_THREADS=str(threads),
                SCALR_TEMP_DIR=str(workdir / "tmp"), DBT_PROFILES_DIR=str(PROJECT))
-    cmd = [DBT, command, "--project-dir", str(PROJECT), "--target-path", str(workdir / "target"),
+    cmd = [DBT, *command.split(), "--project-dir", str(PROJECT), "--target-path", str(workdir / "target"),
            "--log-path", str(workdir / "logs"), "--vars", json.dumps(vars)]
     if select:
         cmd += ["--select", select]
