@@ -40,13 +40,13 @@
 with
 
 {% if path -%}
-items as (
-    select
-        cast(item_id as varchar) as item_id,
-        cast(domain as varchar) as domain,
-        cast({{ scalr_try_cast('cast(value as varchar)', 'double') }} as double) as value
-    from {{ reader }}
-),
+    items as (
+        select
+            cast(item_id as varchar) as item_id,
+            cast(domain as varchar) as domain,
+            cast({{ scalr_try_cast('cast(value as varchar)', 'double') }} as double) as value
+        from {{ reader }}
+    ),
 {%- else -%}
     items as (
         select
