@@ -15,7 +15,7 @@ Variants sample from the build's `translation` mart through the same library cal
 models (scalr.generators); a variant that changes a translation var gets its own dbt build.
 Writes DuckDB tables ``experiment_results`` (one row per keep x config x model x seed x segment;
 the same metric columns as the mart model_metrics), ``experiment_deciles``, ``leak_audit_results``,
-``experiment_splits`` and ``reports/<name>/report.md``.
+``experiment_splits``, ``reports/<name>/report.md`` and ``report.html`` (one self-contained page).
 """
 from __future__ import annotations
 
@@ -204,9 +204,10 @@ def run(config_path: str) -> pd.DataFrame:
                 con.sql(f"create or replace table {tname} as select * from f")
                 con.unregister("f")
     from scalr.report import write_report
-    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime)
+    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime,
+                 synthetic_lambda=float({**project_vars(), **cfg.get("vars", {})}["synthetic_lambda"]))
     log(f"done in {runtime:.0f}s: {len(res)} result rows -> {res_db} (table experiment_results), "
-        f"report {out_dir / 'report.md'}")
+        f"report {out_dir / 'report.md'} and report.html")
     return res
 
 
