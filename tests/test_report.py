@@ -4,10 +4,8 @@ configurations merged and named, and report.html as one self-contained page that
 headless Chromium (asserted on the rendered DOM; screenshot in the test's temp dir)."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from itertools import combinations
 
 import numpy as np
@@ -15,8 +13,7 @@ import pandas as pd
 import pytest
 
 from scalr import report
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.browser import render
 SEEDS = (0, 1, 2)
 CONFIGS = ["T", "T+F", "T+S", "T+F+S", "T+S:lambda_0.3", "T+S:lambda_3", "T+S:volume_1", "T+S:volume_4",
            "T+S:k10_per_draw_with_a_long_name_for_wrapping", "T+S:oracle", "T+S:shuffled"]
@@ -119,21 +116,11 @@ def test_html_report_is_self_contained_and_renders_in_chromium(written, tmp_path
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert len(srcs) == len(pngs) >= 8 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "href=" not in page and "<script" not in page
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("SCALR_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} missing and SCALR_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} missing (apt-get install -y chromium)")
     shutil.copy(out / "report.html", tmp_path / "report.html")  # alone: nothing beside it to load
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    url = (tmp_path / "report.html").as_uri()
-    dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    page = render((tmp_path / "report.html").as_uri(), tmp_path, "report", size=(1400, 2400))
+    dom = page.dom
     assert "<h1>scalr experiments: synthetic</h1>" in dom
     assert dom.count("<h2>target_keep_users") == 2 and dom.count("<table>") >= 8
     assert dom.count('<img alt="') == len(pngs)
     assert "T+S = T+S:volume_4" in dom and "range over seeds" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1400,2400", url], capture_output=True,
-                   timeout=120)
-    assert shot.exists() and shot.stat().st_size > 20_000
+    assert page.screenshot.stat().st_size > 20_000
