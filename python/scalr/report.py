@@ -155,18 +155,20 @@ def figures(s: pd.DataFrame, keep: float) -> list[tuple[str, plt.Figure]]:
         for col, xlabel, _ in DIFF_PLOTS:
             lo_c, hi_c = ("rel_ne_lo", "rel_ne_hi") if col == "rel_ne_pct" else (col + "_lo", col + "_hi")
             n = len(configs)
-            fig, axes = plt.subplots(1, 2, figsize=(13, max(3.2, 0.42 * n * (1 + max(_wrap(c).count("\n") for c in configs) * 0.6) + 1.8)),
-                                     sharey=True)
+            lines = max(_wrap(c).count("\n") + 1 for c in configs)  # rows of the longest wrapped label
+            fig, axes = plt.subplots(1, 2, figsize=(13, max(3.2, 0.42 * n * (0.4 + 0.6 * lines) + 1.8)), sharey=True)
             for ax, seg in zip(axes, ("all", "cold")):
                 u = t[t.segment == seg].set_index("config").reindex(configs)
                 y = np.arange(n)
                 mean, mn, mx = u[col], u[col + "_seed_min"], u[col + "_seed_max"]
-                ax.errorbar(mean, y - 0.15, xerr=[(mean - mn).clip(lower=0).fillna(0), (mx - mean).clip(lower=0).fillna(0)],
-                            fmt="o", capsize=3, color="C0", label="mean over seeds, bar: range over seeds")
+                err = [(mean - mn).clip(lower=0).fillna(0), (mx - mean).clip(lower=0).fillna(0)]
+                ax.errorbar(mean, y - 0.15, xerr=err, fmt="o", capsize=3, color="C0",
+                            label="mean over seeds, bar: range over seeds")
                 first, lo, hi = u[col + "_first"], u[lo_c], u[hi_c]
                 ok = first.notna() & lo.notna()
-                ax.errorbar(first[ok], y[ok.to_numpy()] + 0.15, xerr=[(first - lo)[ok].clip(lower=0), (hi - first)[ok].clip(lower=0)],
-                            fmt="s", capsize=3, color="C1", label="first seed, bar: paired 95 % user-bootstrap CI")
+                err = [(first - lo)[ok].clip(lower=0), (hi - first)[ok].clip(lower=0)]
+                ax.errorbar(first[ok], y[ok.to_numpy()] + 0.15, xerr=err, fmt="s", capsize=3, color="C1",
+                            label="first seed, bar: paired 95 % user-bootstrap CI")
                 ax.axvline(0, color="grey", lw=1)
                 ax.set_yticks(y, [_wrap(c) for c in configs], fontsize=8)
                 ax.set_ylim(n - 0.5, -0.5)
@@ -254,6 +256,15 @@ def diagnostic(res: pd.DataFrame, keep: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _identical_note(s: pd.DataFrame, groups: list[list[str]]) -> str:
+    def rows(config: str) -> str:
+        n = s[s.config == config].synthetic_rows.mean() if "synthetic_rows" in s else np.nan
+        return f" ({int(n)} synthetic rows)" if np.isfinite(n) else ""
+    return ("\nIdentical results on every seed and segment, merged below as 'a = b' (the same training rows under "
+            "two names, e.g. a volume above what the value buckets allow is capped at the same maximum): "
+            + "; ".join(" = ".join(g) + rows(g[0]) for g in groups) + ".\n")
+
+
 def write_report(res: pd.DataFrame, dec: pd.DataFrame, aud: pd.DataFrame, splits: pd.DataFrame, out: Path,
                  name: str, config_path: str, runtime: float, synthetic_lambda: float | None = None) -> Path:
     """Write ``report.md`` (+ PNGs) and the self-contained ``report.html`` into ``out``; returns the
@@ -261,7 +272,8 @@ def write_report(res: pd.DataFrame, dec: pd.DataFrame, aud: pd.DataFrame, splits
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     s = summarize(res)
-    s["synthetic_lambda"] = np.where(s.config == "T+S", np.nan if synthetic_lambda is None else synthetic_lambda, np.nan)
+    s["synthetic_lambda"] = np.where(s.config == "T+S", np.nan if synthetic_lambda is None else synthetic_lambda,
+                                     np.nan)
     parts = [f"# scalr experiments: {name}\n",
              f"`python -m scalr.experiments {config_path}` ({runtime:.0f} s). Every comparison is against **T** "
              "(target only: no feature reads a source event, P̂ or a synthetic event), paired by user, per seed. "
@@ -277,11 +289,7 @@ def write_report(res: pd.DataFrame, dec: pd.DataFrame, aud: pd.DataFrame, splits
         groups = identical_configs(res, keep)
         sk = merge_identical(s[s.keep == keep], groups)
         if groups:
-            parts.append("\nIdentical results on every seed and segment (merged below as 'a = b'; they trained on the "
-                         "same rows, e.g. a volume above what the value buckets allow is capped at the same maximum): "
-                         + "; ".join(" = ".join(g) + (f" ({int(r)} synthetic rows)" if np.isfinite(
-                             r := s[(s.keep == keep) & (s.config == g[0])].synthetic_rows.mean()
-                             if "synthetic_rows" in s else np.nan) else "") for g in groups) + ".\n")
+            parts.append(_identical_note(s[s.keep == keep], groups))
         names = list(dict.fromkeys(sk.config))
         ladder = [c for c in names if c.split(" = ")[0] in ("T", "T+F", "T+S", "T+F+S")]
         heur = sorted(c for c in names if c.startswith("heuristic:"))
