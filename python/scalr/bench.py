@@ -691,6 +691,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m scalr.bench") -> 
             fail(prog, f"--{name} must be in (0, 1], got {getattr(a, name)}")
     if a.target_ratio <= 0 or a.events_per_user <= 0 or a.loop_events < 1:
         fail(prog, "--target-ratio, --events-per-user and --loop-events must be positive")
+    if not (PROJECT / "dbt_project.yml").is_file():
+        fail(prog, f"no dbt_project.yml at {PROJECT}: run from a checkout of the project installed with "
+                   "pip install -e . (make setup)")
     if Path(a.out).exists() and not Path(a.out).is_dir():
         fail(prog, f"--out {a.out!r} exists and is not a directory")
     sizes = a.source_events

@@ -214,6 +214,9 @@ def run(config_path: str) -> pd.DataFrame:
 def check_config(config_path: str) -> dict:
     """The parsed config, or ValueError naming what is wrong (missing file, bad YAML, unknown keys,
     unknown studies, a target_keep_users outside (0, 1])."""
+    if not (PROJECT / "dbt_project.yml").is_file():
+        raise ValueError(f"no dbt_project.yml at {PROJECT}: run from a checkout of the project installed with "
+                         "pip install -e . (make setup)")
     p = Path(config_path)
     if not p.is_file():
         raise ValueError(f"config {config_path!r} not found" + (": it is a directory" if p.is_dir() else ""))
