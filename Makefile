@@ -41,5 +41,5 @@ sql: setup
 
 # every output of the targets above and of dbt / pytest (keeps .venv)
 clean:
-	rm -rf target logs dbt_packages demo scalr.duckdb scalr.duckdb.wal $(SCALR_DB) $(SCALR_DB).wal .duckdb_tmp \
+	rm -rf target logs dbt_packages demo scalr.duckdb scalr.duckdb.wal .duckdb_tmp \
 		reports bench_results .pytest_cache
