@@ -176,9 +176,10 @@ def figures(s: pd.DataFrame, keep: float) -> list[tuple[str, plt.Figure]]:
                 ax.set_title(f"{seg} users, target_keep_users {keep}")
                 ax.grid(axis="x", alpha=0.3)
             axes[0].set_ylabel("configuration (arm:study variant)")
-            axes[0].legend(loc="upper center", bbox_to_anchor=(1.0, -0.16 if n < 6 else -0.08), ncol=2, fontsize=8,
-                           frameon=False)
-            fig.tight_layout()
+            handles, labels = axes[0].get_legend_handles_labels()
+            legend_h = 0.45 / fig.get_figheight()  # the legend's share of the figure height
+            fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+            fig.tight_layout(rect=(0, legend_h, 1, 1))
             out.append((f"{col}_keep{keep}.png", fig))
     for prefix, xlabel, xcol, logx in (("lambda", "λ: weight of a synthetic row relative to a real row (unitless)",
                                         "lambda", False),
