@@ -630,30 +630,73 @@ def machine() -> str:
             f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}; duckdb {duckdb.__version__}")
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--source-events", default="1e6", help="comma-separated sizes, e.g. 1e6,1e7,1e8")
-    ap.add_argument("--overlap", type=float, default=BenchSpec.overlap)
-    ap.add_argument("--target-ratio", type=float, default=BenchSpec.target_ratio)
-    ap.add_argument("--events-per-user", type=float, default=BenchSpec.events_per_user)
-    ap.add_argument("--n-source-items", type=int, default=None)
-    ap.add_argument("--n-target-items", type=int, default=None)
-    ap.add_argument("--ids", choices=["int", "str"], default="int")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--vars", default="{}", help="extra dbt vars as JSON, e.g. '{\"max_items_per_user\": 50}'")
-    ap.add_argument("--loop-events", type=int, default=3000)
-    ap.add_argument("--memory-limit", default="6GB")
-    ap.add_argument("--workdir", default=None, help="where worlds and DuckDB files go (default a temp dir)")
-    ap.add_argument("--out", default=str(PROJECT / "bench_results"))
+def _int_list(text: str) -> list[int]:
+    """'1e6,7e6' -> [1000000, 7000000]; argparse reports anything else as a bad value."""
+    try:
+        out = [int(float(x)) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 1e6,7e6; got {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return out
+
+
+def _json_vars(text: str) -> dict:
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg}): {text!r}") from None
+    if not isinstance(v, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of dbt vars, got {text!r}")
+    return v
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m scalr.bench") -> pd.DataFrame:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
+                                 epilog="Writes bench_results/bench_<stamp>.csv and .md; see docs/performance.md.")
+    ap.add_argument("--source-events", default="1e6", type=_int_list,
+                    help="comma-separated world sizes in source events, e.g. 1e6,1e7,1e8 (default: 1e6)")
+    ap.add_argument("--overlap", type=float, default=BenchSpec.overlap,
+                    help="share of users that also have target events, in (0, 1] (default: %(default)s)")
+    ap.add_argument("--target-ratio", type=float, default=BenchSpec.target_ratio,
+                    help="target events per source event: the target sparsity (default: %(default)s)")
+    ap.add_argument("--events-per-user", type=float, default=BenchSpec.events_per_user,
+                    help="mean source events per user; sets the number of users (default: %(default)s)")
+    ap.add_argument("--n-source-items", type=int, default=None,
+                    help="source catalog size (default: 20 * sqrt(source events), at least 200)")
+    ap.add_argument("--n-target-items", type=int, default=None,
+                    help="target catalog size (default: half the source catalog)")
+    ap.add_argument("--ids", choices=["int", "str"], default="int",
+                    help="item and user ids written as integer-like or string ids (default: int)")
+    ap.add_argument("--seed", type=int, default=7, help="seed of the world generator (default: %(default)s)")
+    ap.add_argument("--vars", default={}, type=_json_vars,
+                    help="extra dbt vars as a JSON object, e.g. '{\"max_items_per_user\": 50}' (default: none)")
+    ap.add_argument("--loop-events", type=int, default=3000,
+                    help="source events the naive per-event sampling loop is timed on, extrapolated per event "
+                    "(default: %(default)s)")
+    ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit of the dbt runs, as SCALR_MEMORY_LIMIT (default: %(default)s)")
+    ap.add_argument("--workdir", default=None, help="where worlds and DuckDB files go (default: a temp dir, removed)")
+    ap.add_argument("--out", default=str(PROJECT / "bench_results"), help="directory of the CSV and Markdown results (default: bench_results/ in the project)")
     ap.add_argument("--keep", action="store_true", help="keep worlds and databases")
-    ap.add_argument("--cap-study", default=None, help="comma-separated max_items_per_user values: "
+    ap.add_argument("--cap-study", default=None, type=_int_list, help="comma-separated max_items_per_user values: "
                     "triples and TV distance of P_hat vs uncapped on each world (scipy, no dbt)")
-    ap.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,2,4,8,16: rerun the "
-                    "models per count (dbt and DuckDB threads) and time the co-occurrence SQL per count")
+    ap.add_argument("--threads", default=None, type=_int_list, help="comma-separated thread counts, e.g. 1,2,4,8,16: "
+                    "rerun the models per count (dbt and DuckDB threads) and time the co-occurrence SQL per count")
     ap.add_argument("--dbt-only", action="store_true", help="only generate the world and run dbt (per-model "
                     "seconds and RSS): no baselines, for worlds too large for scipy / pandas in memory")
     a = ap.parse_args(argv)
-    sizes = [int(float(s)) for s in a.source_events.split(",") if s.strip()]
+    from scalr.cli import fail
+    for name in ("overlap",):
+        if not 0 < getattr(a, name) <= 1:
+            fail(prog, f"--{name} must be in (0, 1], got {getattr(a, name)}")
+    if a.target_ratio <= 0 or a.events_per_user <= 0 or a.loop_events < 1:
+        fail(prog, "--target-ratio, --events-per-user and --loop-events must be positive")
+    if not (PROJECT / "dbt_project.yml").is_file():
+        fail(prog, f"no dbt_project.yml at {PROJECT}: run from a checkout of the project installed with "
+                   "pip install -e . (make setup)")
+    if Path(a.out).exists() and not Path(a.out).is_dir():
+        fail(prog, f"--out {a.out!r} exists and is not a directory")
+    sizes = a.source_events
     spec_kw = {"overlap": a.overlap, "target_ratio": a.target_ratio, "events_per_user": a.events_per_user,
                "n_source_items": a.n_source_items, "n_target_items": a.n_target_items, "ids": a.ids,
                "seed": a.seed}
@@ -661,10 +704,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     work.mkdir(parents=True, exist_ok=True)
     all_rows, metas = [], []
     for n in sizes:
-        caps = [int(c) for c in a.cap_study.split(",")] if a.cap_study else []
-        rows, meta = bench_size(n, work, spec_kw, json.loads(a.vars), a.loop_events, a.memory_limit,
-                                a.keep or bool(caps), dbt_only=a.dbt_only,
-                                scaling=[int(t) for t in a.threads.split(",")] if a.threads else None)
+        caps = a.cap_study or []
+        rows, meta = bench_size(n, work, spec_kw, a.vars, a.loop_events, a.memory_limit,
+                                a.keep or bool(caps), dbt_only=a.dbt_only, scaling=a.threads)
         if caps:
             cs = cap_study(Path(meta["db"]), caps)
             cs.insert(0, "source_events", int(n))
