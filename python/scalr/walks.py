@@ -1,0 +1,246 @@
+"""Synthetic user histories by random walks on the user-item train graph (issue 15; the synthetic
+data of Zhang et al. 2026, whose walk is not published: this is ours).
+
+The graph is bipartite: users and items, one undirected edge per distinct positive train pair
+(int_walk_graph). A walk from start user u0 emits an item history i_0, i_1, ...:
+
+* at a user u the next item i is drawn with probability proportional to deg(i)^-beta over u's
+  items (the RP3beta popularity penalty; beta = 0 is the plain walk);
+* at an item i the next user is drawn uniformly over i's users;
+* non_backtracking (default): the draw excludes the node just left (the item the walker came from,
+  at a user; the user it came from, at an item) whenever another neighbour exists (a node of
+  degree 1 sends the walker back);
+* restart: before each draw at a user after the first, with probability `restart` the walker
+  jumps back to u0 (and forgets the item it came from).
+
+Position t of a walk is the item drawn at the t-th user visit. At beta = 0 the item visits are
+proportional to item degree in the long run, with or without backtracking: the simple walk's
+stationary law on nodes is degree-proportional, and the non-backtracking walk's transition matrix
+on directed edges is doubly stochastic (stationary law uniform over directed edges, so again
+degree-proportional on nodes). tests/test_walks.py checks it by goodness of fit.
+
+Vectorization: every walker of a block is stepped at once with numpy; the only Python loop is over
+the L steps of a block (each step is a handful of array operations over all its walkers), never
+over walks. Weighted neighbour draws are one searchsorted on the global cumulative edge weights.
+
+Determinism: walks are cut into fixed blocks of WALK_BLOCK consecutive walk ids; block b draws from
+numpy PCG64 seeded by SeedSequence([seed, 0, b]), three uniforms per walker and step, always in the
+same order. The output is therefore a function of (graph, start users, lengths, config) alone, not
+of how the blocks are scheduled or how many threads numpy has. Walk lengths drawn by
+empirical_lengths use their own stream (SeedSequence([seed, 1]), see length_rng).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+WALK_BLOCK = 1 << 16  # walkers per random block (fixed: part of the output's definition)
+
+
+@dataclass(frozen=True)
+class WalkConfig:
+    walks_per_user: int = 1
+    walk_length: int | str = 20        # int, or "empirical" (drawn from real history lengths)
+    beta: float = 0.0                  # user -> item weight deg(i)^-beta
+    restart: float = 0.0               # per-step probability of jumping back to the start user
+    seed: int = 0
+    non_backtracking: bool = True
+
+    def __post_init__(self):
+        if int(self.walks_per_user) < 1:
+            raise ValueError(f"walks_per_user must be >= 1, got {self.walks_per_user!r}")
+        if isinstance(self.walk_length, str):
+            if self.walk_length != "empirical":
+                raise ValueError(f"walk_length must be a positive int or 'empirical', got {self.walk_length!r}")
+        elif int(self.walk_length) < 1:
+            raise ValueError(f"walk_length must be a positive int or 'empirical', got {self.walk_length!r}")
+        if not 0.0 <= float(self.restart) < 1.0:
+            raise ValueError(f"walk restart must be in [0, 1), got {self.restart!r}")
+        if not np.isfinite(float(self.beta)):
+            raise ValueError(f"walk beta must be finite, got {self.beta!r}")
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Bipartite graph in CSR form both ways. Rows sorted: u_items[u_ptr[u]:u_ptr[u+1]] ascending
+    item codes of user u; i_users[i_ptr[i]:i_ptr[i+1]] ascending user codes of item i."""
+    n_users: int
+    n_items: int
+    u_ptr: np.ndarray   # (n_users + 1,) int64
+    u_items: np.ndarray  # (E,) int64
+    i_ptr: np.ndarray   # (n_items + 1,) int64
+    i_users: np.ndarray  # (E,) int64
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.u_items.shape[0])
+
+    @property
+    def user_degree(self) -> np.ndarray:
+        return np.diff(self.u_ptr)
+
+    @property
+    def item_degree(self) -> np.ndarray:
+        return np.diff(self.i_ptr)
+
+    def has_edges(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Boolean mask: (users[k], items[k]) is an edge."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        ok = (users >= 0) & (users < self.n_users) & (items >= 0) & (items < self.n_items)
+        u, i = np.where(ok, users, 0), np.where(ok, items, 0)
+        key = _row_keys(self.u_ptr, self.u_items, self.n_items)
+        pos = np.searchsorted(key, u * self.n_items + i)
+        pos = np.minimum(pos, key.shape[0] - 1)
+        return ok & (key[pos] == u * self.n_items + i)
+
+
+def build_graph(user_idx, item_idx, n_users: int, n_items: int) -> Graph:
+    """CSR both ways from edge lists of dense int codes (duplicates removed). Every user and item
+    code in [0, n) should have an edge; a node without one is never reached (a start user without
+    one raises in generate_walks)."""
+    u = np.asarray(user_idx, dtype=np.int64)
+    i = np.asarray(item_idx, dtype=np.int64)
+    if u.shape != i.shape or u.ndim != 1:
+        raise ValueError("build_graph: user_idx and item_idx must be 1-d arrays of the same length")
+    if u.size and (u.min() < 0 or u.max() >= n_users or i.min() < 0 or i.max() >= n_items):
+        raise ValueError(f"build_graph: codes outside [0, {n_users}) x [0, {n_items})")
+    key = np.unique(u * np.int64(n_items) + i)
+    u, i = key // n_items, key % n_items
+    u_ptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=n_users), out=u_ptr[1:])
+    order = np.lexsort((u, i))  # by item, then user
+    i_ptr = np.zeros(n_items + 1, dtype=np.int64)
+    np.cumsum(np.bincount(i, minlength=n_items), out=i_ptr[1:])
+    return Graph(int(n_users), int(n_items), u_ptr, i.astype(np.int64), i_ptr, u[order].astype(np.int64))
+
+
+def _row_keys(ptr: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
+    rows = np.repeat(np.arange(ptr.shape[0] - 1, dtype=np.int64), np.diff(ptr))
+    return rows * np.int64(n_cols) + cols
+
+
+class _Side:
+    """One direction of the walk (users -> items or items -> users): CSR rows, the global
+    cumulative edge weights C (C[k] = sum of the weights of edges before k) and sorted row keys
+    for locating the excluded neighbour."""
+
+    def __init__(self, ptr: np.ndarray, cols: np.ndarray, n_cols: int, weights: np.ndarray | None):
+        self.ptr, self.cols, self.n_cols = ptr, cols, n_cols
+        self.uniform = weights is None
+        w = np.ones(cols.shape[0]) if weights is None else weights
+        self.w = w
+        self.cum = np.concatenate(([0.0], np.cumsum(w)))
+        self.keys = _row_keys(ptr, cols, n_cols)
+
+    def step(self, rows: np.ndarray, exclude: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """Edge index of the next node for walkers at `rows`, avoiding neighbour `exclude` (-1 = none)
+        when the row has another neighbour; r: uniforms in [0, 1)."""
+        lo, hi = self.ptr[rows], self.ptr[rows + 1]
+        deg = hi - lo
+        # position of the excluded neighbour in the row (-1 when absent or when it is the only one)
+        has_ex = (exclude >= 0) & (deg > 1)
+        q = rows * np.int64(self.n_cols) + np.where(has_ex, exclude, 0)
+        pos = np.minimum(np.searchsorted(self.keys, q), self.keys.shape[0] - 1)
+        has_ex &= self.keys[pos] == q
+        pos = np.where(has_ex, pos, -1)
+        if self.uniform:
+            k = np.floor(r * (deg - has_ex)).astype(np.int64)
+            k = np.minimum(k, deg - has_ex - 1)
+            idx = lo + k
+            idx += has_ex & (idx >= pos)  # skip over the excluded slot
+            return idx
+        w_ex = np.where(has_ex, self.w[np.maximum(pos, 0)], 0.0)
+        c_lo = self.cum[lo]
+        x = r * (self.cum[hi] - c_lo - w_ex)
+        x = c_lo + x + np.where(has_ex & (c_lo + x >= self.cum[np.maximum(pos, 0)]), w_ex, 0.0)
+        idx = np.searchsorted(self.cum, x, side="right") - 1
+        idx = np.clip(idx, lo, hi - 1)
+        # rounding can land on the excluded slot: move to a neighbour slot inside the row
+        bad = has_ex & (idx == pos)
+        idx = np.where(bad, np.where(pos + 1 < hi, pos + 1, pos - 1), idx)
+        return idx
+
+
+def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, cfg: WalkConfig,
+                   return_users: bool = False):
+    """Walks from start_users (user codes, one walk each, walk k = row k) of lengths[k] items.
+
+    Returns an int64 array (n_walks, max(lengths)) of item codes, -1 past a walk's length; with
+    return_users also the array of the users the items were drawn at (same shape), so that
+    (users[k, t], items[k, t]) and (users[k, t + 1], items[k, t]) are edges unless a restart
+    happened at t + 1 (then users[k, t + 1] is the start user)."""
+    starts = np.asarray(start_users, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if starts.shape != lengths.shape or starts.ndim != 1:
+        raise ValueError("generate_walks: start_users and lengths must be 1-d arrays of the same length")
+    n = starts.shape[0]
+    if n and (starts.min() < 0 or starts.max() >= graph.n_users):
+        raise ValueError(f"generate_walks: start user codes outside [0, {graph.n_users})")
+    if n and (lengths.min() < 1):
+        raise ValueError("generate_walks: every walk length must be >= 1")
+    if n and (graph.user_degree[starts] == 0).any():
+        bad = int((graph.user_degree[starts] == 0).sum())
+        raise ValueError(f"generate_walks: {bad} of {n} start users have no edge in the graph")
+    width = int(lengths.max()) if n else 0
+    items = np.full((n, width), -1, dtype=np.int64)
+    users = np.full((n, width), -1, dtype=np.int64) if return_users else None
+    beta = float(cfg.beta)
+    w = None if beta == 0.0 else np.power(graph.item_degree[graph.u_items].astype(np.float64), -beta)
+    to_item = _Side(graph.u_ptr, graph.u_items, graph.n_items, w)
+    to_user = _Side(graph.i_ptr, graph.i_users, graph.n_users, None)
+    nb = bool(cfg.non_backtracking)
+    restart = float(cfg.restart)
+    for b0 in range(0, n, WALK_BLOCK):
+        b1 = min(n, b0 + WALK_BLOCK)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(cfg.seed), 0, b0 // WALK_BLOCK])))
+        s, ln = starts[b0:b1], lengths[b0:b1]
+        m = b1 - b0
+        user = s.copy()
+        prev_item = np.full(m, -1, dtype=np.int64)
+        for t in range(int(ln.max())):
+            r = rng.random((3, m))  # restart, user -> item, item -> user: drawn for every walker
+            act = np.flatnonzero(ln > t)
+            if t > 0 and restart > 0.0:
+                jump = act[r[0, act] < restart]
+                user[jump] = s[jump]
+                prev_item[jump] = -1
+            ex = prev_item[act] if nb else np.full(act.shape[0], -1, dtype=np.int64)
+            item = graph.u_items[to_item.step(user[act], ex, r[1, act])]
+            items[b0 + act, t] = item
+            if return_users:
+                users[b0 + act, t] = user[act]
+            ex = user[act] if nb else np.full(act.shape[0], -1, dtype=np.int64)
+            user[act] = graph.i_users[to_user.step(item, ex, r[2, act])]
+            prev_item[act] = item
+    return (items, users) if return_users else items
+
+
+def length_rng(seed: int) -> np.random.Generator:
+    """The stream empirical walk lengths are drawn from (separate from the walkers' streams)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 1])))
+
+
+def empirical_lengths(hist_lengths, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n walk lengths drawn with replacement from the real per-user history lengths (the empirical
+    distribution); lengths < 1 are ignored."""
+    h = np.asarray(hist_lengths, dtype=np.int64)
+    h = h[h >= 1]
+    if h.size == 0:
+        raise ValueError("empirical_lengths: no real history of length >= 1 to draw from")
+    return h[rng.integers(0, h.size, size=int(n))].astype(np.int64)
+
+
+def walk_lengths(cfg: WalkConfig, n: int, hist_lengths=None) -> np.ndarray:
+    """Lengths of n walks under cfg: the fixed walk_length, or drawn by empirical_lengths."""
+    if cfg.walk_length == "empirical":
+        if hist_lengths is None:
+            raise ValueError("walk_length 'empirical' needs the real history lengths")
+        return empirical_lengths(hist_lengths, n, length_rng(cfg.seed))
+    return np.full(int(n), int(cfg.walk_length), dtype=np.int64)
+
+
+def start_walks(start_users: np.ndarray, walks_per_user: int) -> np.ndarray:
+    """Start user of each walk: walk_id = s * walks_per_user + r for the s-th start user."""
+    return np.repeat(np.asarray(start_users, dtype=np.int64), int(walks_per_user))
