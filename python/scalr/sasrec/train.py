@@ -53,6 +53,14 @@ class TrainResult:
     history: list  # (tokens, train loss, val loss)
 
 
+def trim(x: np.ndarray, *more: np.ndarray) -> tuple:
+    """Drop the leading columns that are padding in every row (left-padded windows; positions
+    count from the right, so the model's output is unchanged) and convert to tensors."""
+    nz = (x > 0).any(0)
+    a = int(np.argmax(nz)) if nz.any() else x.shape[1] - 1
+    return tuple(torch.from_numpy(np.ascontiguousarray(y[:, a:])) for y in (x, *more))
+
+
 def setup(seed: int, threads: int) -> None:
     torch.manual_seed(int(seed))
     torch.set_num_threads(int(threads))
@@ -83,7 +91,7 @@ def mean_loss(model: SASRec, inp: np.ndarray, tgt: np.ndarray, batch: int = 256)
     tot, n = 0.0, 0
     full = TrainConfig(loss="full")
     for a in range(0, len(inp), batch):
-        x, y = torch.from_numpy(inp[a:a + batch]), torch.from_numpy(tgt[a:a + batch])
+        x, y = trim(inp[a:a + batch], tgt[a:a + batch])
         tot += float(token_loss(model, x, y, full, reduction="sum"))
         n += int((y > 0).sum())
     model.train(was)
@@ -121,7 +129,7 @@ def train(h: Histories, n_items: int, cfg: TrainConfig, val: tuple[np.ndarray, n
         perm = rng.permutation(len(inp))
         for a in range(0, len(perm), cfg.batch_size):
             idx = perm[a:a + cfg.batch_size]
-            x, y = torch.from_numpy(inp[idx]), torch.from_numpy(tgt[idx])
+            x, y = trim(inp[idx], tgt[idx])
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, seen)
             loss = token_loss(model, x, y, cfg, gen)
@@ -163,5 +171,5 @@ def train(h: Histories, n_items: int, cfg: TrainConfig, val: tuple[np.ndarray, n
 def score(model: SASRec, tokens: np.ndarray, batch: int = 512) -> np.ndarray:
     """(n, n_items) next-item scores for left-padded token windows (eval mode)."""
     model.eval()
-    out = [model.score_last(torch.from_numpy(tokens[a:a + batch])).numpy() for a in range(0, len(tokens), batch)]
+    out = [model.score_last(trim(tokens[a:a + batch])[0]).numpy() for a in range(0, len(tokens), batch)]
     return np.concatenate(out) if out else np.zeros((0, model.n_items), np.float32)
