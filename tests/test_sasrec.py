@@ -108,7 +108,8 @@ def test_study_end_to_end_on_tiny_world(tiny_world, tmp_path):
            "train": {"model": {"d": 16, "max_len": 10}, "token_budget": 12000, "eval_every_tokens": 4000,
                      "lr": 1e-2, "patience": 10},
            "scaling": {"budgets": [100, 200, 400, 800, 1600, 3200], "walk_length": 6, "n_boot": 10,
-                       "n_eval_real": 50, "n_eval_walks": 30}}
+                       "n_eval_real": 50, "n_eval_walks": 30},
+           "scaling_train": {"batch_tokens": 64}}
     tables = study(data, walks, cfg, tmp_path / "rep", "tiny")
     res = tables["history_results"]
     a = res[res.segment == "all"].set_index("model")

@@ -27,6 +27,7 @@ class TrainConfig:
     model: ModelConfig = ModelConfig()
     lr: float = 1e-3
     batch_size: int = 128
+    batch_tokens: int = 0  # > 0: batches of consecutive shuffled windows holding about this many targets
     token_budget: int = 2_000_000
     loss: str = "full"  # full | sampled
     n_negatives: int = 1000
@@ -111,7 +112,8 @@ def train(h: Histories, n_items: int, cfg: TrainConfig, val: tuple[np.ndarray, n
     rng = np.random.default_rng([cfg.seed, 7])
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     tok_per_window = (tgt > 0).sum(1)
-    est_steps = max(1, math.ceil(cfg.token_budget / max(1.0, tok_per_window.mean() * cfg.batch_size)))
+    per_step = cfg.batch_tokens if cfg.batch_tokens > 0 else tok_per_window.mean() * cfg.batch_size
+    est_steps = max(1, math.ceil(cfg.token_budget / max(1.0, per_step)))
     warm = max(1, int(0.05 * est_steps))
 
     def lr_at(step: int, seen: int) -> float:
@@ -127,8 +129,13 @@ def train(h: Histories, n_items: int, cfg: TrainConfig, val: tuple[np.ndarray, n
     done = False
     while not done:
         perm = rng.permutation(len(inp))
-        for a in range(0, len(perm), cfg.batch_size):
-            idx = perm[a:a + cfg.batch_size]
+        if cfg.batch_tokens > 0:  # cut where the running target count crosses a multiple of batch_tokens
+            c = np.cumsum(tok_per_window[perm])
+            cuts = np.r_[0, np.flatnonzero(np.diff((c - 1) // cfg.batch_tokens)) + 1, len(perm)]
+        else:
+            cuts = np.r_[np.arange(0, len(perm), cfg.batch_size), len(perm)]
+        for a, z in zip(cuts[:-1], cuts[1:]):
+            idx = perm[a:z]
             x, y = trim(inp[idx], tgt[idx])
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, seen)
