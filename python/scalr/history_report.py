@@ -84,23 +84,24 @@ def write_report(tables: dict, extra: dict | None, out_dir: Path, name: str, con
                     f = f.iloc[0]
                     d = np.geomspace(g.D.min(), g.D.max() * 4, 100)
                     ax[j].plot(d, f.l_inf + f.a * d ** -f.alpha, "-", color=ln.get_color())
-                    if "alpha_lo" in f and np.isfinite(f.alpha_lo):
-                        curves = [li + a * d ** -al for li in (f.l_inf_lo, f.l_inf_hi) for a in (f.a_lo, f.a_hi)
-                                  for al in (f.alpha_lo, f.alpha_hi)]
-                        ax[j].fill_between(d, np.min(curves, 0), np.max(curves, 0), color=ln.get_color(), alpha=0.15)
+                    band = np.exp(1.96 * float(f.rmse_log))  # residual band in log space
+                    mid = f.l_inf + f.a * d ** -f.alpha
+                    ax[j].fill_between(d, mid / band, mid * band, color=ln.get_color(), alpha=0.15)
             if target == "synthetic" and "entropy_floor_non_backtracking" in floor:
                 ax[j].axhline(floor["entropy_floor_non_backtracking"], ls=":", color="k", label="entropy floor (NB)")
             if np.isfinite(floor.get("entropy_rate_simple_walk", np.nan)) and target == "synthetic":
                 ax[j].axhline(floor["entropy_rate_simple_walk"], ls="--", color="grey", label="entropy rate (simple walk)")
             ax[j].set_xscale("log")
+            lo_, hi_ = pts[f"loss_{target}"].min(), pts[f"loss_{target}"].max()
+            ax[j].set_ylim(min(lo_, floor.get("entropy_floor_non_backtracking", lo_)) * 0.8, hi_ * 1.1)
             ax[j].set_xlabel("D (training targets)")
             ax[j].set_ylabel(f"held-out CE on {target} sequences (nats)")
             ax[j].legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out_dir / "loss_vs_d.png", dpi=110)
         plt.close(fig)
-        lines += ["![loss vs D](loss_vs_d.png)", "", "Band: the envelope of the curves at the parameters' CI "
-                  "corners (conservative).", ""]
+        lines += ["![loss vs D](loss_vs_d.png)", "", "Band: the fit x exp(+-1.96 rmse_log), the spread of the "
+                  "points around it in log space (the parameters' CIs are in the table).", ""]
         vis, deg = extra["visits"], extra["degree"]
         if vis is not None:
             ok = (deg > 0) & (vis > 0)
