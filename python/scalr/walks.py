@@ -24,9 +24,10 @@ the L steps of a block (each step is a handful of array operations over all its 
 over walks. Weighted neighbour draws are one searchsorted on the global cumulative edge weights.
 
 Determinism: walks are cut into fixed blocks of WALK_BLOCK consecutive walk ids; block b draws from
-numpy PCG64 seeded by SeedSequence([seed, 0, b]), three uniforms per walker and step, always in the
-same order. The output is therefore a function of (graph, start users, lengths, config) alone, not
-of how the blocks are scheduled or how many threads numpy has. Walk lengths drawn by
+numpy PCG64 seeded by SeedSequence([seed, 0, b]), 3 x WALK_BLOCK uniforms per step (one triple per
+walk-id slot, used or not), always in the same order. Walk k's path is therefore a function of
+(graph, seed, k, its start user and length) alone: not of the other walks, of how the blocks are
+scheduled or of how many threads numpy has. Walk lengths drawn by
 empirical_lengths use their own stream (SeedSequence([seed, 1]), see length_rng).
 """
 from __future__ import annotations
@@ -200,7 +201,10 @@ def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, c
         user = s.copy()
         prev_item = np.full(m, -1, dtype=np.int64)
         for t in range(int(ln.max())):
-            r = rng.random((3, m))  # restart, user -> item, item -> user: drawn for every walker
+            # restart, user -> item, item -> user: three uniforms for every slot of the block (a
+            # full WALK_BLOCK even when the block is shorter), so walk k's draws depend only on
+            # (seed, k) and the walks of any prefix of walk ids are the same as in the full run
+            r = rng.random((3, WALK_BLOCK))[:, :m]
             act = np.flatnonzero(ln > t)
             if t > 0 and restart > 0.0:
                 jump = act[r[0, act] < restart]
