@@ -131,6 +131,10 @@ def test_determinism_and_block_independence(graph, monkeypatch):
     full = generate_walks(graph, starts, lengths, cfg)
     part = generate_walks(graph, starts[:200], lengths[:200], cfg)
     assert full[:200, :part.shape[1]].tobytes() == part.tobytes()
+    tail = generate_walks(graph, starts[128:], lengths[128:], cfg, first_walk_id=128)
+    assert full[128:].tobytes() == tail.tobytes()
+    with pytest.raises(ValueError):
+        generate_walks(graph, starts[100:], lengths[100:], cfg, first_walk_id=100)
 
 
 def test_empirical_lengths():

@@ -162,11 +162,12 @@ def _incidence(graph: Graph) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(e), graph.u_items, graph.u_ptr), shape=(graph.n_users, graph.n_items))
 
 
-def markov_entropy_rate(graph: Graph, beta: float = 0.0, non_backtracking: bool = False,
+def markov_entropy_rate(graph: Graph, beta: float = 0.0, non_backtracking: bool = True,
                         chunk_nnz: int = 20_000_000) -> float:
     """Entropy rate (nats per item) of the item sequence a walk of scalr.walks emits, without
     restart, in its stationary regime: a floor for the held-out cross-entropy L_inf of any
-    next-item model on such walks.
+    next-item model on such walks. The default non_backtracking=True matches WalkConfig's default
+    walk; pass the walk's own setting.
 
     non_backtracking False (the simple walk, any beta): the item sequence is itself a Markov chain,
     P(j | i) = sum_{u in N(i)} (1/d_i) w_j / W_u with w = item_degree^-beta and W_u = sum of w over
@@ -182,7 +183,8 @@ def markov_entropy_rate(graph: Graph, beta: float = 0.0, non_backtracking: bool 
     4.5.1), hence still a floor for L_inf, not necessarily tight."""
     if non_backtracking:
         if float(beta) != 0.0:
-            raise NotImplementedError("markov_entropy_rate: the non-backtracking floor is implemented for beta = 0 only")
+            raise NotImplementedError("markov_entropy_rate: the non-backtracking floor is implemented for beta = 0 "
+                                      "only; for beta != 0 simulate and fit the simple walk (non_backtracking=False)")
         return _nb_entropy_floor(graph, chunk_nnz)
     du = graph.user_degree.astype(np.float64)
     di = graph.item_degree.astype(np.float64)

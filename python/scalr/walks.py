@@ -165,8 +165,10 @@ class _Side:
 
 
 def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, cfg: WalkConfig,
-                   return_users: bool = False):
+                   return_users: bool = False, first_walk_id: int = 0):
     """Walks from start_users (user codes, one walk each, walk k = row k) of lengths[k] items.
+    Row k is walk id first_walk_id + k (a multiple of WALK_BLOCK): calling this on consecutive
+    block-aligned slices of the walks gives the same rows as one call on all of them.
 
     Returns an int64 array (n_walks, max(lengths)) of item codes, -1 past a walk's length; with
     return_users also the array of the users the items were drawn at (same shape), so that
@@ -177,6 +179,8 @@ def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, c
     if starts.shape != lengths.shape or starts.ndim != 1:
         raise ValueError("generate_walks: start_users and lengths must be 1-d arrays of the same length")
     n = starts.shape[0]
+    if first_walk_id < 0 or first_walk_id % WALK_BLOCK:
+        raise ValueError(f"generate_walks: first_walk_id {first_walk_id} is not a multiple of WALK_BLOCK ({WALK_BLOCK})")
     if n and (starts.min() < 0 or starts.max() >= graph.n_users):
         raise ValueError(f"generate_walks: start user codes outside [0, {graph.n_users})")
     if n and (lengths.min() < 1):
@@ -195,7 +199,7 @@ def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, c
     restart = float(cfg.restart)
     for b0 in range(0, n, WALK_BLOCK):
         b1 = min(n, b0 + WALK_BLOCK)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(cfg.seed), 0, b0 // WALK_BLOCK])))
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(cfg.seed), 0, (first_walk_id + b0) // WALK_BLOCK])))
         s, ln = starts[b0:b1], lengths[b0:b1]
         m = b1 - b0
         user = s.copy()
