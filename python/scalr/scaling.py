@@ -206,17 +206,22 @@ def _row_entropies(a: sparse.csr_matrix, m: sparse.csr_matrix, du: np.ndarray, c
     n = a.shape[0]
     h = np.zeros(n)
     cost = np.asarray((a > 0).astype(np.float64) @ du).ravel()  # bound on the output nnz per row
-    start = 0
-    while start < n:
-        stop = start + 1
-        acc = cost[start]
-        while stop < n and acc + cost[stop] <= chunk_nnz:
-            acc += cost[stop]
-            stop += 1
+    for start, stop in _chunks(cost, chunk_nnz):
         p = (a[start:stop] @ m).tocoo()
         h[start:stop] = _xlogx_sum(p.data, p.row, stop - start)
-        start = stop
     return h
+
+
+def _chunks(cost: np.ndarray, limit: float) -> list[tuple[int, int]]:
+    """Consecutive (start, stop) row ranges, cut where the running cost crosses a multiple of
+    limit: each range costs at most limit plus one row's cost."""
+    n = cost.shape[0]
+    if n == 0:
+        return []
+    before = np.cumsum(cost) - cost
+    cuts = np.flatnonzero(np.diff(np.floor(before / max(float(limit), 1.0)))) + 1
+    bounds = np.concatenate(([0], cuts, [n]))
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _nb_entropy_floor(graph: Graph, chunk_nnz: int) -> float:
@@ -252,15 +257,7 @@ def _nb_entropy_floor(graph: Graph, chunk_nnz: int) -> float:
     # every edge (u, i) with every j in the support of q_{u,i}: triples (u, i, j), i, j in N(u),
     # j != i when d_u > 1, j = i when d_u = 1; streamed over users in chunks
     total = 0.0
-    n_users = graph.n_users
-    pairs = du.astype(np.float64) ** 2
-    u0 = 0
-    while u0 < n_users:
-        u1 = u0 + 1
-        acc = pairs[u0]
-        while u1 < n_users and acc + pairs[u1] <= chunk_nnz:
-            acc += pairs[u1]
-            u1 += 1
+    for u0, u1 in _chunks(du.astype(np.float64) ** 2, chunk_nnz):
         users = np.arange(u0, u1, dtype=np.int64)
         d = du[users]
         users, d = users[d > 0], d[d > 0]
@@ -289,7 +286,6 @@ def _nb_entropy_floor(graph: Graph, chunk_nnz: int) -> float:
         du_e = du[e_user]
         h_edge[single] = np.where(du_e[single] > 1, np.log(np.maximum(du_e[single] - 1, 1)), 0.0)
         total += h_edge.sum()
-        u0 = u1
     return float(total / graph.n_edges)
 
 
