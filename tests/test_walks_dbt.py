@@ -24,7 +24,7 @@ def built(tmp_path_factory):
     world = demo_world.generate(demo_world.WorldSpec(n_users=500, n_source_items=120, n_target_items=60, seed=3))
     paths = demo_world.write(world, tmp / "world")
     v = dict(VARS, events_path=str(paths["events"]))
-    res = run_dbt(tmp / "run", v, select="+synthetic_histories")
+    res = run_dbt(tmp / "run", v, command="run", select="+synthetic_histories")
     assert res.ok, res.output[-4000:]
     return tmp, v, res, pd.read_csv(paths["events"])
 
@@ -62,11 +62,12 @@ def test_synthetic_histories_columns_and_graph(built):
 
 
 def test_rebuild_is_byte_identical(built):
-    """Rebuilding synthetic_histories alone (dbt run, 1 thread instead of 2) gives the same rows."""
+    """Rebuilding the graph and the mart (dbt build with their data tests, 1 thread instead of 2)
+    gives the same rows."""
     tmp, v, res, _ = built
     with res.con() as c:
         before = c.execute(DIGEST).fetchone()
-    again = run_dbt(tmp / "run", v, command="run", select="synthetic_histories", db=res.db, threads=1)
+    again = run_dbt(tmp / "run", v, select="int_walk_graph synthetic_histories", db=res.db, threads=1)
     assert again.ok, again.output[-4000:]
     with again.con() as c:
         assert c.execute(DIGEST).fetchone() == before and before[0] > 1000
