@@ -4,9 +4,10 @@ Reads the graph's edges as dense codes (user_key, item_key), one start per graph
 with at least one edge, in user_key order) repeated walks_per_user times (walk_id =
 user_key * walks_per_user + r), draws the walk lengths (fixed walk_length, or 'empirical': drawn
 from the graph users' user_events) and runs scalr.walks.generate_walks. One row per (walk,
-position), in (walk_id, position) order."""
+position), in (walk_id, position) order, streamed one block of WALK_BLOCK walks at a time (walks
+are block-independent: the same rows as one call over all walks)."""
 from scalr.dbt_config import ModelConfig, arrow_of
-from scalr.walks import WalkConfig, build_graph, generate_walks, start_walks, walk_lengths
+from scalr.walks import WALK_BLOCK, WalkConfig, build_graph, generate_walks, start_walks, walk_lengths
 
 import numpy as np
 import pyarrow as pa
@@ -52,16 +53,25 @@ def model(dbt, session):
     graph = build_graph(edges["user_key"].to_numpy(), edges["item_key"].to_numpy(), n_users, n_items)
     starts = start_walks(np.arange(n_users, dtype=np.int64), cfg.walks_per_user)
     lengths = walk_lengths(cfg, starts.shape[0], users["user_events"].to_numpy())
-    walks = generate_walks(graph, starts, lengths, cfg)
-    walk_idx, position = np.nonzero(walks >= 0)  # row-major: (walk_id, position) order
-    item = walks[walk_idx, position]
     user_ids = pa.array(users["user_id"].to_numpy(zero_copy_only=False), pa.string())
     item_ids = pa.array(items["item_id"].to_numpy(zero_copy_only=False), pa.string())
     domains, domain_idx = np.unique(items["domain"].to_numpy(zero_copy_only=False).astype(str), return_inverse=True)
-    return pa.Table.from_arrays([
-        pa.array(walk_idx.astype(np.int64)),
-        pa.DictionaryArray.from_arrays(pa.array(starts[walk_idx].astype(np.int32)), user_ids),
-        pa.array(position.astype(np.int32)),
-        pa.DictionaryArray.from_arrays(pa.array(item.astype(np.int32)), item_ids),
-        pa.DictionaryArray.from_arrays(pa.array(domain_idx[item].astype(np.int32)), pa.array(domains.tolist(), pa.string())),
-    ], schema=SCHEMA)
+    domains = pa.array(domains.tolist(), pa.string())
+    batches = _batches(graph, starts, lengths, cfg, user_ids, item_ids, domains, domain_idx.astype(np.int32))
+    return pa.RecordBatchReader.from_batches(SCHEMA, batches)
+
+
+def _batches(graph, starts, lengths, cfg, user_ids, item_ids, domains, domain_idx):
+    """One record batch per block of WALK_BLOCK walks (bounded memory; the same rows as one call)."""
+    for b0 in range(0, starts.shape[0], WALK_BLOCK):
+        b1 = min(starts.shape[0], b0 + WALK_BLOCK)
+        walks = generate_walks(graph, starts[b0:b1], lengths[b0:b1], cfg, first_walk_id=b0)
+        walk_idx, position = np.nonzero(walks >= 0)  # row-major: (walk_id, position) order
+        item = walks[walk_idx, position]
+        yield pa.RecordBatch.from_arrays([
+            pa.array((walk_idx + b0).astype(np.int64)),
+            pa.DictionaryArray.from_arrays(pa.array(starts[b0 + walk_idx].astype(np.int32)), user_ids),
+            pa.array(position.astype(np.int32)),
+            pa.DictionaryArray.from_arrays(pa.array(item.astype(np.int32)), item_ids),
+            pa.DictionaryArray.from_arrays(pa.array(domain_idx[item]), domains),
+        ], schema=SCHEMA)

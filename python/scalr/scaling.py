@@ -162,11 +162,12 @@ def _incidence(graph: Graph) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(e), graph.u_items, graph.u_ptr), shape=(graph.n_users, graph.n_items))
 
 
-def markov_entropy_rate(graph: Graph, beta: float = 0.0, non_backtracking: bool = False,
+def markov_entropy_rate(graph: Graph, beta: float = 0.0, non_backtracking: bool = True,
                         chunk_nnz: int = 20_000_000) -> float:
     """Entropy rate (nats per item) of the item sequence a walk of scalr.walks emits, without
     restart, in its stationary regime: a floor for the held-out cross-entropy L_inf of any
-    next-item model on such walks.
+    next-item model on such walks. The default non_backtracking=True matches WalkConfig's default
+    walk; pass the walk's own setting.
 
     non_backtracking False (the simple walk, any beta): the item sequence is itself a Markov chain,
     P(j | i) = sum_{u in N(i)} (1/d_i) w_j / W_u with w = item_degree^-beta and W_u = sum of w over
@@ -182,7 +183,8 @@ def markov_entropy_rate(graph: Graph, beta: float = 0.0, non_backtracking: bool 
     4.5.1), hence still a floor for L_inf, not necessarily tight."""
     if non_backtracking:
         if float(beta) != 0.0:
-            raise NotImplementedError("markov_entropy_rate: the non-backtracking floor is implemented for beta = 0 only")
+            raise NotImplementedError("markov_entropy_rate: the non-backtracking floor is implemented for beta = 0 "
+                                      "only; for beta != 0 simulate and fit the simple walk (non_backtracking=False)")
         return _nb_entropy_floor(graph, chunk_nnz)
     du = graph.user_degree.astype(np.float64)
     di = graph.item_degree.astype(np.float64)
@@ -204,17 +206,22 @@ def _row_entropies(a: sparse.csr_matrix, m: sparse.csr_matrix, du: np.ndarray, c
     n = a.shape[0]
     h = np.zeros(n)
     cost = np.asarray((a > 0).astype(np.float64) @ du).ravel()  # bound on the output nnz per row
-    start = 0
-    while start < n:
-        stop = start + 1
-        acc = cost[start]
-        while stop < n and acc + cost[stop] <= chunk_nnz:
-            acc += cost[stop]
-            stop += 1
+    for start, stop in _chunks(cost, chunk_nnz):
         p = (a[start:stop] @ m).tocoo()
         h[start:stop] = _xlogx_sum(p.data, p.row, stop - start)
-        start = stop
     return h
+
+
+def _chunks(cost: np.ndarray, limit: float) -> list[tuple[int, int]]:
+    """Consecutive (start, stop) row ranges, cut where the running cost crosses a multiple of
+    limit: each range costs at most limit plus one row's cost."""
+    n = cost.shape[0]
+    if n == 0:
+        return []
+    before = np.cumsum(cost) - cost
+    cuts = np.flatnonzero(np.diff(np.floor(before / max(float(limit), 1.0)))) + 1
+    bounds = np.concatenate(([0], cuts, [n]))
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _nb_entropy_floor(graph: Graph, chunk_nnz: int) -> float:
@@ -250,15 +257,7 @@ def _nb_entropy_floor(graph: Graph, chunk_nnz: int) -> float:
     # every edge (u, i) with every j in the support of q_{u,i}: triples (u, i, j), i, j in N(u),
     # j != i when d_u > 1, j = i when d_u = 1; streamed over users in chunks
     total = 0.0
-    n_users = graph.n_users
-    pairs = du.astype(np.float64) ** 2
-    u0 = 0
-    while u0 < n_users:
-        u1 = u0 + 1
-        acc = pairs[u0]
-        while u1 < n_users and acc + pairs[u1] <= chunk_nnz:
-            acc += pairs[u1]
-            u1 += 1
+    for u0, u1 in _chunks(du.astype(np.float64) ** 2, chunk_nnz):
         users = np.arange(u0, u1, dtype=np.int64)
         d = du[users]
         users, d = users[d > 0], d[d > 0]
@@ -287,7 +286,6 @@ def _nb_entropy_floor(graph: Graph, chunk_nnz: int) -> float:
         du_e = du[e_user]
         h_edge[single] = np.where(du_e[single] > 1, np.log(np.maximum(du_e[single] - 1, 1)), 0.0)
         total += h_edge.sum()
-        u0 = u1
     return float(total / graph.n_edges)
 
 

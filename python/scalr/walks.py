@@ -21,12 +21,15 @@ degree-proportional on nodes). tests/test_walks.py checks it by goodness of fit.
 
 Vectorization: every walker of a block is stepped at once with numpy; the only Python loop is over
 the L steps of a block (each step is a handful of array operations over all its walkers), never
-over walks. Weighted neighbour draws are one searchsorted on the global cumulative edge weights.
+over walks. Weighted neighbour draws are one searchsorted on the global cumulative edge weights;
+the node to avoid is located by the edge the walker came by (Graph.i_edge_u / u_edge_i map an
+edge's index on one side of the CSR to the other), not searched for.
 
 Determinism: walks are cut into fixed blocks of WALK_BLOCK consecutive walk ids; block b draws from
-numpy PCG64 seeded by SeedSequence([seed, 0, b]), three uniforms per walker and step, always in the
-same order. The output is therefore a function of (graph, start users, lengths, config) alone, not
-of how the blocks are scheduled or how many threads numpy has. Walk lengths drawn by
+numpy PCG64 seeded by SeedSequence([seed, 0, b]), 3 x WALK_BLOCK uniforms per step (one triple per
+walk-id slot, used or not), always in the same order. Walk k's path is therefore a function of
+(graph, seed, k, its start user and length) alone: not of the other walks, of how the blocks are
+scheduled or of how many threads numpy has. Walk lengths drawn by
 empirical_lengths use their own stream (SeedSequence([seed, 1]), see length_rng).
 """
 from __future__ import annotations
@@ -71,6 +74,8 @@ class Graph:
     u_items: np.ndarray  # (E,) int64
     i_ptr: np.ndarray   # (n_items + 1,) int64
     i_users: np.ndarray  # (E,) int64
+    i_edge_u: np.ndarray | None = None  # (E,) item-side edge k is user-side edge i_edge_u[k]
+    u_edge_i: np.ndarray | None = None  # (E,) its inverse: user-side edge e is item-side edge u_edge_i[e]
 
     @property
     def n_edges(self) -> int:
@@ -113,7 +118,19 @@ def build_graph(user_idx, item_idx, n_users: int, n_items: int) -> Graph:
     order = np.lexsort((u, i))  # by item, then user
     i_ptr = np.zeros(n_items + 1, dtype=np.int64)
     np.cumsum(np.bincount(i, minlength=n_items), out=i_ptr[1:])
-    return Graph(int(n_users), int(n_items), u_ptr, i.astype(np.int64), i_ptr, u[order].astype(np.int64))
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.shape[0], dtype=order.dtype)
+    return Graph(int(n_users), int(n_items), u_ptr, i.astype(np.int64), i_ptr, u[order].astype(np.int64),
+                 order.astype(np.int64), inverse.astype(np.int64))
+
+
+def _edge_maps(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
+    key = _row_keys(graph.u_ptr, graph.u_items, graph.n_items)  # sorted: user-side order
+    items = np.repeat(np.arange(graph.n_items, dtype=np.int64), np.diff(graph.i_ptr))
+    i_edge_u = np.searchsorted(key, graph.i_users * np.int64(graph.n_items) + items)
+    u_edge_i = np.empty_like(i_edge_u)
+    u_edge_i[i_edge_u] = np.arange(i_edge_u.shape[0], dtype=np.int64)
+    return i_edge_u, u_edge_i
 
 
 def _row_keys(ptr: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
@@ -122,9 +139,8 @@ def _row_keys(ptr: np.ndarray, cols: np.ndarray, n_cols: int) -> np.ndarray:
 
 
 class _Side:
-    """One direction of the walk (users -> items or items -> users): CSR rows, the global
-    cumulative edge weights C (C[k] = sum of the weights of edges before k) and sorted row keys
-    for locating the excluded neighbour."""
+    """One direction of the walk (users -> items or items -> users): CSR rows and the global
+    cumulative edge weights C (C[k] = sum of the weights of edges before k)."""
 
     def __init__(self, ptr: np.ndarray, cols: np.ndarray, n_cols: int, weights: np.ndarray | None):
         self.ptr, self.cols, self.n_cols = ptr, cols, n_cols
@@ -132,19 +148,15 @@ class _Side:
         w = np.ones(cols.shape[0]) if weights is None else weights
         self.w = w
         self.cum = np.concatenate(([0.0], np.cumsum(w)))
-        self.keys = _row_keys(ptr, cols, n_cols)
 
     def step(self, rows: np.ndarray, exclude: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Edge index of the next node for walkers at `rows`, avoiding neighbour `exclude` (-1 = none)
-        when the row has another neighbour; r: uniforms in [0, 1)."""
+        """Edge index of the next node for walkers at `rows`, avoiding the row's edge at index
+        `exclude` (the edge the walker came by; -1 = none) when the row has another edge;
+        r: uniforms in [0, 1)."""
         lo, hi = self.ptr[rows], self.ptr[rows + 1]
         deg = hi - lo
-        # position of the excluded neighbour in the row (-1 when absent or when it is the only one)
         has_ex = (exclude >= 0) & (deg > 1)
-        q = rows * np.int64(self.n_cols) + np.where(has_ex, exclude, 0)
-        pos = np.minimum(np.searchsorted(self.keys, q), self.keys.shape[0] - 1)
-        has_ex &= self.keys[pos] == q
-        pos = np.where(has_ex, pos, -1)
+        pos = np.where(has_ex, exclude, -1)
         if self.uniform:
             k = np.floor(r * (deg - has_ex)).astype(np.int64)
             k = np.minimum(k, deg - has_ex - 1)
@@ -164,8 +176,10 @@ class _Side:
 
 
 def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, cfg: WalkConfig,
-                   return_users: bool = False):
+                   return_users: bool = False, first_walk_id: int = 0):
     """Walks from start_users (user codes, one walk each, walk k = row k) of lengths[k] items.
+    Row k is walk id first_walk_id + k (a multiple of WALK_BLOCK): calling this on consecutive
+    block-aligned slices of the walks gives the same rows as one call on all of them.
 
     Returns an int64 array (n_walks, max(lengths)) of item codes, -1 past a walk's length; with
     return_users also the array of the users the items were drawn at (same shape), so that
@@ -176,6 +190,8 @@ def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, c
     if starts.shape != lengths.shape or starts.ndim != 1:
         raise ValueError("generate_walks: start_users and lengths must be 1-d arrays of the same length")
     n = starts.shape[0]
+    if first_walk_id < 0 or first_walk_id % WALK_BLOCK:
+        raise ValueError(f"generate_walks: first_walk_id {first_walk_id} is not a multiple of WALK_BLOCK ({WALK_BLOCK})")
     if n and (starts.min() < 0 or starts.max() >= graph.n_users):
         raise ValueError(f"generate_walks: start user codes outside [0, {graph.n_users})")
     if n and (lengths.min() < 1):
@@ -190,30 +206,39 @@ def generate_walks(graph: Graph, start_users: np.ndarray, lengths: np.ndarray, c
     w = None if beta == 0.0 else np.power(graph.item_degree[graph.u_items].astype(np.float64), -beta)
     to_item = _Side(graph.u_ptr, graph.u_items, graph.n_items, w)
     to_user = _Side(graph.i_ptr, graph.i_users, graph.n_users, None)
+    i_edge_u, u_edge_i = graph.i_edge_u, graph.u_edge_i
+    if i_edge_u is None or u_edge_i is None:  # a Graph built by hand: derive the edge maps
+        i_edge_u, u_edge_i = _edge_maps(graph)
     nb = bool(cfg.non_backtracking)
     restart = float(cfg.restart)
     for b0 in range(0, n, WALK_BLOCK):
         b1 = min(n, b0 + WALK_BLOCK)
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(cfg.seed), 0, b0 // WALK_BLOCK])))
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(cfg.seed), 0, (first_walk_id + b0) // WALK_BLOCK])))
         s, ln = starts[b0:b1], lengths[b0:b1]
         m = b1 - b0
         user = s.copy()
-        prev_item = np.full(m, -1, dtype=np.int64)
+        came = np.full(m, -1, dtype=np.int64)  # item-side edge of the last item -> user step
         for t in range(int(ln.max())):
-            r = rng.random((3, m))  # restart, user -> item, item -> user: drawn for every walker
+            # restart, user -> item, item -> user: three uniforms for every slot of the block (a
+            # full WALK_BLOCK even when the block is shorter), so walk k's draws depend only on
+            # (seed, k) and the walks of any prefix of walk ids are the same as in the full run
+            r = rng.random((3, WALK_BLOCK))[:, :m]
             act = np.flatnonzero(ln > t)
             if t > 0 and restart > 0.0:
                 jump = act[r[0, act] < restart]
                 user[jump] = s[jump]
-                prev_item[jump] = -1
-            ex = prev_item[act] if nb else np.full(act.shape[0], -1, dtype=np.int64)
-            item = graph.u_items[to_item.step(user[act], ex, r[1, act])]
+                came[jump] = -1
+            k = came[act]
+            ex = np.where(k >= 0, i_edge_u[np.maximum(k, 0)], -1) if nb else np.full(act.shape[0], -1, dtype=np.int64)
+            e = to_item.step(user[act], ex, r[1, act])
+            item = graph.u_items[e]
             items[b0 + act, t] = item
             if return_users:
                 users[b0 + act, t] = user[act]
-            ex = user[act] if nb else np.full(act.shape[0], -1, dtype=np.int64)
-            user[act] = graph.i_users[to_user.step(item, ex, r[2, act])]
-            prev_item[act] = item
+            ex = u_edge_i[e] if nb else np.full(act.shape[0], -1, dtype=np.int64)
+            k = to_user.step(item, ex, r[2, act])
+            user[act] = graph.i_users[k]
+            came[act] = k
     return (items, users) if return_users else items
 
 
