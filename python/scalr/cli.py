@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "experiments": ("scalr.experiments", "run the ladder, studies and controls of an experiments/*.yml config"),
     "bench": ("scalr.bench", "benchmark the models against scipy / pandas / naive sampling baselines"),
     "diagnostics": ("scalr.diagnostics", "goodness of fit of a built synthetic_events table against P_hat"),
+    "histories": ("scalr.histories", "random-walk histories vs real ones for SASRec, and the data-scaling law (histories_*.yml)"),
 }
 
 
