@@ -114,16 +114,19 @@ def generate_fold(ev_user: np.ndarray, ev_src: np.ndarray, users: np.ndarray, it
         s = sigmoid(logits(eu, ei, phi)) * sigmoid(logits(ej, ei, phi))
         if cfg.temperature == 0:
             pos = top_k(s, valid, k)
-            p = np.where(np.arange(cand.shape[1])[None, :] == pos[:, :1], 1.0, 0.0)  # the degenerate P
-            p = np.take_along_axis(p, pos, 1)
+            keep = np.take_along_axis(valid, pos, 1)  # fewer distinct candidates than K: no more rows
+            p = np.zeros(pos.shape)
+            p[:, 0] = 1.0  # the limit tau -> 0 puts all mass on the top-1
         else:
             prob = probabilities(s, valid, cfg.temperature)
             pos = draw(prob, rng_u.random((hi - lo, k)))
             p = np.take_along_axis(prob, pos, 1)
-        ev_idx.append(np.repeat(np.arange(lo, hi), pos.shape[1]))
-        draws.append(np.tile(np.arange(pos.shape[1]), hi - lo))
-        rows.append(target_rows[np.take_along_axis(cand, pos, 1)].ravel())
-        probs.append(p.ravel())
+            keep = np.ones(pos.shape, bool)
+        keep = keep.ravel()
+        ev_idx.append(np.repeat(np.arange(lo, hi), pos.shape[1])[keep])
+        draws.append(np.tile(np.arange(pos.shape[1]), hi - lo)[keep])
+        rows.append(target_rows[np.take_along_axis(cand, pos, 1)].ravel()[keep])
+        probs.append(p.ravel()[keep])
     if not ev_idx:
         e = np.zeros(0, np.int64)
         return e, e, e, np.zeros(0)
