@@ -57,9 +57,10 @@ draw_stats as (
 
 catalog_stats as (
     select
-        (select count(*) from catalog) as n_catalog,
-        (select count(*) from catalog where item_id not in (select target_item from phat_targets))
-            as n_catalog_not_in_p_hat
+        count(*) as n_catalog,
+        sum(case when pt.target_item is null then 1 else 0 end) as n_catalog_not_in_p_hat
+    from catalog as c
+    left join phat_targets as pt on c.item_id = pt.target_item
 ),
 
 relevance as (
