@@ -64,6 +64,7 @@ STUDIES: dict[str, tuple[str, dict]] = {
     # model-based generation (README "Model-based generation"): "build" = dbt vars of a variant whose
     # synthetic events the dbt models themselves make (its own build of +synthetic_events_aligned)
     "model": ("model-based generation", {"build": {"generator": "model"}}),
+    "model_tau_0.01": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.01}}),
     "model_tau_0.03": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.03}}),
     "model_tau_0.3": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.3}}),
     "model_tau_1": ("model-based generation", {"build": {"generator": "model", "model_temperature": 1.0}}),
