@@ -61,6 +61,16 @@ STUDIES: dict[str, tuple[str, dict]] = {
     "shrinkage_5": ("RQ4 shrinkage", {"vars": {"translation_shrinkage": 5}}),
     "noise_eps_1": ("privacy", {"vars": {"count_noise_epsilon": 1.0}}),
     "noise_eps_0.2": ("privacy", {"vars": {"count_noise_epsilon": 0.2}}),
+    # model-based generation (README "Model-based generation"): "build" = dbt vars of a variant whose
+    # synthetic events the dbt models themselves make (its own build of +synthetic_events_aligned)
+    "model": ("model-based generation", {"build": {"generator": "model"}}),
+    "model_tau_0.01": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.01}}),
+    "model_tau_0.03": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.03}}),
+    "model_tau_0.3": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.3}}),
+    "model_tau_1": ("model-based generation", {"build": {"generator": "model", "model_temperature": 1.0}}),
+    "model_top1": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0,
+                                                        "synthetic_k": 1}}),
+    "model_no_explore": ("model-based generation", {"build": {"generator": "model", "model_explore": 0}}),
 }
 
 
@@ -126,6 +136,15 @@ def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[l
     for name in wanted:
         study, over = STUDIES[name]
         over = dict(over)
+        bvars = over.pop("build", None)
+        if bvars:
+            db = run_dbt({**v, **bvars}, work / name, "+synthetic_events_aligned")
+            with duckdb.connect(str(db), read_only=True) as con:
+                syn = con.sql("select * from synthetic_events_aligned order by user_id, source_item, event_ts, draw").df()
+                raw = con.sql("select count(*) from synthetic_events").fetchall()[0][0]
+            out.append(la.Generator(name, syn, study, ("T+S",), {"synthetic_rows_raw": int(raw),
+                                                                  "synthetic_rows": len(syn)}))
+            continue
         tvars = over.pop("vars", None)
         lam = over.pop("lambda", None)
         purge = over.pop("purge_threshold", "unset")
