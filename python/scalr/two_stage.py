@@ -33,9 +33,11 @@ drawn pairs to U_j and T_u', p_hat = n_users_ji / |U_j|, p = (n_users_ji + beta 
 (N_j + beta) (without leave-self-out; equal to translation.p_norm when beta = 0). Otherwise they
 are NULL (the columns and types stay synthetic_events').
 
-Determinism: the uniforms are DuckDB ``hash(seed, event_id, stream)`` (53 bits), event_id the
-row number of the event in (source_key, user_id, event_ts, label) order, so the rows are a function
-of the inputs and the seed whatever the thread count; rows come in that order, draw last.
+Determinism: the uniforms are the top 53 bits of DuckDB ``hash(seed, source_key, user_id, event_ts,
+label, stream)`` (stream = draw, or draw + K for the popularity pick), a function of the event and
+the seed only, so the rows are the same whatever the thread count (and two events equal in all of
+these columns draw the same items: synthetic_events' unique key assumes there are none); rows come
+in (source_key, user_id, event_ts, label, draw) order, as on the P_hat path.
 """
 from __future__ import annotations
 
@@ -117,11 +119,11 @@ def two_stage_sql(source_events: str, user_items: str, overlap: str, items: str,
             from items where domain_role = 'target'
         )"""
         pop_branch = f"""
-        union all
-        select d.event_id, d.draw, p.target_key
-        from (select *, cast(floor(x2 * (select max(pop_total) from pop)) as bigint) as r2
-              from draws where y >= n_left) as d
-        asof join pop as p on d.r2 >= p.cum_lo"""
+            union all
+            select d.* exclude (r2, y, x2, n_left, self_lo, self_w), p.target_key
+            from (select *, cast(floor(x2 * (select max(pop_total) from pop)) as bigint) as r2
+                  from draws where y >= n_left) as d
+            asof join pop as p on d.r2 >= p.cum_lo"""
     if cfg.pair_stats:
         stats = f""",
         pairs as (select distinct source_key, target_key from picked),
@@ -178,34 +180,30 @@ def two_stage_sql(source_events: str, user_items: str, overlap: str, items: str,
                 on i.domain_role = 'source' and e.source_domain = i.domain and e.source_item = i.item_id
         ),
         held as (select user_id, user_key, item_key from ui where domain_role = 'source'),
-        numbered as (
-            select ev.*, t.n_incidence - {loo} as n_left, {self_lo} as self_lo, {loo} as self_w,
-                row_number() over (order by ev.source_key, ev.user_id, ev.event_ts, ev.label) as event_id
+        keyed as (
+            select ev.*, t.n_incidence - {loo} as n_left, {self_lo} as self_lo, {loo} as self_w
             from events as ev
             inner join totals as t on ev.source_key = t.source_key
             left join held as hd on ev.user_id = hd.user_id and ev.source_key = hd.item_key
             left join holders as h on ev.source_key = h.source_key and hd.user_key = h.user_key
         ),
         draws as (
-            select n.event_id, n.source_key, n.n_left, n.self_lo, n.self_w, cast(d.draw as integer) as draw,
-                (hash({seed}, n.event_id, d.draw) >> 11) * {_TWO53!r} * (n.n_left + {beta}) as y,
-                (hash({seed}, n.event_id, d.draw + {k}) >> 11) * {_TWO53!r} as x2
-            from numbered as n cross join range({k}) as d(draw)
+            select n.*, cast(d.draw as integer) as draw,
+                (hash({seed}, n.source_key, n.user_id, n.event_ts, n.label, d.draw) >> 11)
+                    * {_TWO53!r} * (n.n_left + {beta}) as y,
+                (hash({seed}, n.source_key, n.user_id, n.event_ts, n.label, d.draw + {k}) >> 11) * {_TWO53!r} as x2
+            from keyed as n cross join range({k}) as d(draw)
         ),
         incidence as (
-            select event_id, draw, source_key,
+            select * exclude (r),
                 r + case when self_lo is not null and r >= self_lo then self_w else 0 end as r
             from (select *, cast(floor(y) as bigint) as r from draws where y < n_left)
         ),
-        drawn as (
-            select d.event_id, d.draw, t.target_key
+        picked as (
+            select d.* exclude (r, y, x2, n_left, self_lo, self_w), t.target_key
             from incidence as d
             asof join holders as h on d.source_key = h.source_key and d.r >= h.cum_lo
             inner join user_targets as t on h.user_key = t.user_key and d.r - h.cum_lo = t.pos{pop_branch}
-        ),
-        picked as (
-            select n.*, dr.draw, dr.target_key
-            from drawn as dr inner join numbered as n on dr.event_id = n.event_id
         ){stats}
         select
             pk.user_id,
@@ -222,5 +220,5 @@ def two_stage_sql(source_events: str, user_items: str, overlap: str, items: str,
         from picked as pk
         inner join items as ti on pk.target_key = ti.item_key
         {stats_join}
-        order by pk.event_id, pk.draw
+        order by pk.source_key, pk.user_id, pk.event_ts, pk.label, pk.draw
     """
