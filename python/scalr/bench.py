@@ -526,7 +526,7 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
                      "rows_per_s": round(rows_ / secs) if rows_ and secs > 0 else None,
                      "peak_rss_mb": None if rss is None else round(rss),
                      "baseline_s": None if baseline is None else round(baseline, 3),
-                     "speedup_vs_baseline": None if ratio is None else round(ratio, 2), "note": note})
+                     "speedup_vs_baseline": None if ratio is None else float(f"{ratio:.3g}"), "note": note})
 
     add("generate world (numpy -> parquet)", world["source_events"] + world["target_events"], gen_s)
     for m in MODELS:
@@ -639,7 +639,7 @@ def _row(n, stage, rows_, secs, rss=None, baseline=None, ratio=None, note="") ->
             "rows_per_s": round(rows_ / secs) if rows_ and secs > 0 else None,
             "peak_rss_mb": None if rss is None else round(rss),
             "baseline_s": None if baseline is None else round(baseline, 3),
-            "speedup_vs_baseline": None if ratio is None else round(ratio, 2), "note": note}
+            "speedup_vs_baseline": None if ratio is None else float(f"{ratio:.3g}"), "note": note}
 
 
 def _run_two_stage(world: dict, world_dir: Path, dbt_vars: dict, memory_limit: str) -> dict:
