@@ -11,6 +11,7 @@ carry self_key (u's user_key where u holds j) and the overlap users' target posi
 sorted int64 keys; the counters (dropped draws) are printed to stderr at the end of the stream."""
 from scalr.dbt_config import ModelConfig, arrow_of
 from scalr.model_generation import ModelGenConfig, generate, model_events_sql, model_output_sql
+from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql
 from scalr.sampling import (STREAM_SCHEMA, LooStats, SamplingConfig, distribution_sql, events_sql,
                             read_item_codes, read_own_pairs, sample_sorted, sources_sql)
 
@@ -38,7 +39,27 @@ def model(dbt, session):
         "model_temperature": dbt.config.get("model_temperature"),
         "model_explore": dbt.config.get("model_explore"),
         "model_folds": dbt.config.get("model_folds"),
+        "synthetic_sampler": dbt.config.get("synthetic_sampler"),
+        "translation_shrinkage": dbt.config.get("translation_shrinkage"),
+        "min_support": dbt.config.get("min_support"),
+        "max_targets_per_source": dbt.config.get("max_targets_per_source"),
+        "count_noise_epsilon": dbt.config.get("count_noise_epsilon"),
     }, "synthetic_events")
+    sampler = c.get("synthetic_sampler", "p_hat", str)
+    check_config(sampler, {name: c.get(name, None, str) for name in (
+        "min_support", "max_targets_per_source", "count_noise_epsilon", "synthetic_strategy",
+        "synthetic_temperature", "synthetic_top_p", "min_confidence")})
+    if sampler == "two_stage":
+        # scalr.two_stage: exact draws from p_norm without int_translation (never referenced here)
+        ts = TwoStageConfig(
+            k=c.get("synthetic_k", 3, int), seed=c.get("synthetic_seed", 42, int),
+            leave_self_out=c.get("leave_self_out", True, _bool),
+            shrinkage=c.get("translation_shrinkage", 0.0, float),
+            confidence_weight=c.get("confidence_weight", "uniform", str),
+            user_weight_alpha=c.get("user_weight_alpha", 0.0, float))
+        return session.sql(two_stage_sql(
+            dbt.ref("int_source_events").sql_query(), dbt.ref("int_user_items").sql_query(),
+            dbt.ref("int_overlap_users").sql_query(), dbt.ref("int_items").sql_query(), ts))
     cfg = SamplingConfig(
         k=c.get("synthetic_k", 3, int),
         strategy=c.get("synthetic_strategy", "sample", str),
