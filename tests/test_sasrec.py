@@ -94,7 +94,9 @@ def tiny_world():
     sy = pd.DataFrame(syn, columns=["user_id", "target_item", "event_ts", "label"])
     se = pd.DataFrame({"user_id": sy.user_id, "source_domain": "s", "source_item": "x", "event_ts": sy.event_ts,
                        "label": 1})
-    data = la.BuildData(tt, se, te, pd.DataFrame(), pd.Timestamp("2024-10-01"), synthetic=sy)
+    tr_ = pd.DataFrame({"source_domain": ["s"], "source_item": ["x"], "target_item": ["t0"], "n_users_ji": [1],
+                        "n_users_j": [10], "target_rank": [1]})
+    data = la.BuildData(tt, se, te, tr_, pd.Timestamp("2024-10-01"), synthetic=sy)
     st = rng.integers(0, n_items, 100)
     walks = pd.DataFrame([(w, p, f"t{(s + p) % n_items}") for w, s in enumerate(st) for p in range(8)],
                          columns=["walk_id", "position", "item_id"])
@@ -119,6 +121,49 @@ def test_study_end_to_end_on_tiny_world(tiny_world, tmp_path):
     cold = res[res.segment == "cold"].set_index("model")
     # cold users have no real history: only R+SCALR gives them an input
     assert cold.loc["R+SCALR", "recall_at_10"] > cold.loc["R", "recall_at_10"] + 0.3
+    # empty inputs (the 10 target-cold users in R, S, R+S) are ranked by the popularity heuristic
+    assert cold.n_empty_input.to_dict() == {"R": 10, "S": 10, "R+S": 10, "R+SCALR": 0, "popularity": 0,
+                                            "item_item": 10}
+    assert (res[res.segment == "warm"].n_empty_input == 0).all()
+    for arm in ("R", "S", "R+S"):
+        for c in ("recall_at_10", "ndcg_at_10", "recall_at_50"):
+            assert cold.loc[arm, c] == cold.loc["popularity", c], (arm, c)
     assert len(tables["scaling_results"]) == 12 and set(tables["scaling_fits"].mix) == {"histories", "histories+cf"}
     for f in ("report.md", "recall_by_arm.png", "loss_vs_d.png", "visits_vs_degree.png", "histories.duckdb"):
         assert (tmp_path / "rep" / f).exists(), f
+
+
+def test_empty_history_falls_back_to_popularity():
+    """An all-padding input window gets the fallback's scores; other rows keep the model's."""
+    from scalr.histories import sasrec_scorer
+    mat = chains(np.random.default_rng(1), 50, 8)
+    res = train(Histories.from_matrix(mat), N_ITEMS, TrainConfig(model=TINY, token_budget=1_000, seed=0))
+    tokens = last_window(Histories.from_matrix(np.r_[mat[:3], np.full((2, 8), -1)]), TINY.max_len)
+    pop = np.arange(N_ITEMS, dtype=float)[None, :]
+    s = sasrec_scorer(res.model, tokens, lambda rows: np.repeat(pop, len(rows), 0))(np.arange(5))
+    model_only = score(res.model, tokens)
+    assert (s[3:] == pop).all() and (s[:3] == model_only[:3]).all()
+    assert not (model_only[3:].argsort(1) == pop.argsort(1)).all()  # the model's padding output is not popularity
+    assert (sasrec_scorer(res.model, tokens)(np.arange(5)) == model_only).all()
+
+
+def test_baselines_are_the_ladder_heuristics(tiny_world):
+    """The study's popularity and item-item baselines rank exactly as the ladder's heuristics
+    (scalr.ladder.score with HEURISTICS popularity / item_item) on the same eval set."""
+    from scalr.histories import BASELINES, baseline_scorers
+    from scalr.sasrec import evaluate as se
+    data, _ = tiny_world
+    cfg = la.LadderConfig(seeds=(0,))
+    es = la.EvalSet(data, cfg)
+    ladder = la.score(la.context(es, data.translation, None, cfg), es, [], cfg, BASELINES)["ranks"]
+    ours = baseline_scorers(es, data)
+    assert [n for n, _ in BASELINES] == ["popularity", "item_item"]
+    for name, _ in BASELINES:
+        assert (se.ranks(ours[name], es) == ladder[(f"heuristic:{name}", "heuristic", -1)]).all(), name
+    # a plain cosine (the study's former own formula) ranks differently on this world
+    x = np.zeros((len(es.users), len(es.items)))
+    pos = data.target_train
+    x[es.users.get_indexer(pos.user_id), es.items.get_indexer(pos.item_id)] = 1
+    xn = x / np.sqrt(np.maximum(x.sum(0), 1))
+    cos = lambda rows: (xn[es.eval_users[rows]] @ xn.T) @ xn  # noqa: E731
+    assert not (se.ranks(cos, es) == ladder[("heuristic:item_item", "heuristic", -1)]).all()

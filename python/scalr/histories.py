@@ -5,9 +5,14 @@
 2. Arms (scalr.history_data): SASRec trained on R (real target histories), S (walks), R+S and
    R+SCALR (real + SCALR synthetic target events merged by time), every arm under the same token
    budget (``train.token_budget`` targets at most, early stopping on the real validation slice),
-   ``seeds`` seeds; popularity and item-item (cosine) baselines; all evaluated by full-catalog
+   ``seeds`` seeds; the ladder's popularity and item-item heuristics (scalr.ladder.HEURISTICS, read
+   from scalr.features: one implementation) as baselines; all evaluated by full-catalog
    ranking of the held-out real eval-window items (scalr.ladder.EvalSet, scalr.sasrec.evaluate),
-   paired user bootstrap against R of the same seed.
+   paired user bootstrap against R of the same seed. A user whose input history is empty (arms
+   R, S, R+S: target-cold users; R+SCALR: cold users without SCALR events either) is scored by
+   the popularity heuristic (``empty_history: popularity``, default) rather than by SASRec's
+   output for an all-padding window, a state no training target reaches (``empty_history:
+   model`` keeps it, for comparison); results count these users per segment (n_empty_input).
 3. The scaling study (scalr.history_scaling), unless ``scaling: null``.
 
 Writes DuckDB tables history_results, scaling_results, scaling_fits and
@@ -23,7 +28,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import yaml
 
 from scalr import history_data as hd
@@ -49,21 +53,39 @@ def train_config(c: dict | None) -> tr.TrainConfig:
     return tr.TrainConfig(model=m, **c)
 
 
-def item_item_scorer(real, es):
-    """Cosine item-item: score(u, j) = sum over u's train items i of cos(i, j) (real positives)."""
-    nu, ni = len(es.users), len(es.items)
-    x = sp.csr_matrix((np.ones(len(real)), (real.u.to_numpy(), real.i.to_numpy())), shape=(nu, ni))
-    x.data[:] = 1.0
-    x.sum_duplicates()
-    x.data[:] = 1.0
-    deg = np.asarray(x.sum(0)).ravel()
-    xn = x @ sp.diags(1.0 / np.sqrt(np.maximum(deg, 1)))
-    xnt = xn.T.tocsr()
+EMPTY_HISTORY = ("popularity", "model")  # config key empty_history: what an empty input is scored by
+BASELINES = tuple((name, feat) for name, feat in la.HEURISTICS if name in ("popularity", "item_item"))
 
+
+def baseline_scorers(es: la.EvalSet, data: la.BuildData) -> dict:
+    """The ladder's heuristics popularity (feature item_pop) and item_item (cf_real_norm) as
+    score(rows) of eval-user rows, read from the ladder's FeatureContext (``catalog_block``) over
+    the real target train positives: one implementation of each formula (scalr.features)."""
+    ctx = la.context(es, data.translation, None, la.LadderConfig(seeds=(0,)))
+
+    def scorer(feat):
+        return lambda rows: ctx.catalog_block(es.eval_users[rows], es.t_eval, (feat,))[feat]
+    return {name: scorer(feat) for name, feat in BASELINES}
+
+
+def sasrec_scorer(model, tokens: np.ndarray, fallback=None):
+    """score(rows) of SASRec on the input windows ``tokens`` (one row per eval user). A user whose
+    window is empty (no input history: all padding) has no state the model was trained on, so with
+    ``fallback`` (score(rows) of eval-user rows, the popularity heuristic) that user's row is the
+    fallback's; None keeps the model's output of the all-padding window (empty_history: model)."""
     def score(rows):
-        xu = xn[es.eval_users[rows]]
-        return np.asarray(((xu @ xnt) @ xn).todense())
+        s = tr.score(model, tokens[rows])
+        if fallback is not None:
+            empty = ~(tokens[rows] > 0).any(1)
+            if empty.any():
+                s[empty] = fallback(rows[empty])
+        return s
     return score
+
+
+def empty_counts(es: la.EvalSet, empty: np.ndarray, segments) -> list[int]:
+    """Eval users of each segment ('all', 'cold', 'warm') whose input history is empty."""
+    return [int((empty & ((es.segment == s) if s != "all" else True)).sum()) for s in segments]
 
 
 def run(config_path: str) -> dict:
@@ -99,6 +121,11 @@ def study(data: la.BuildData, walks: pd.DataFrame, cfg: dict, out_dir: Path, nam
         f"({int((es.segment == 'cold').sum())} target-cold), {len(ad.val[0])} validation users; train targets: "
         + ", ".join(f"{a} {h.n_tokens}" for a, h in ad.train.items()))
     arms = [a for a in cfg.get("arms", ARMS)]
+    empty_history = str(cfg.get("empty_history", "popularity"))
+    if empty_history not in EMPTY_HISTORY:
+        raise ValueError(f"scalr.histories: empty_history must be one of {EMPTY_HISTORY}, got {empty_history!r}")
+    base = baseline_scorers(es, data)
+    fallback = base["popularity"] if empty_history == "popularity" else None
     results, per_ref = [], {}
     ni = len(es.items)
     for seed in seeds:
@@ -107,21 +134,23 @@ def study(data: la.BuildData, walks: pd.DataFrame, cfg: dict, out_dir: Path, nam
             t = time.time()
             res = tr.train(h, ni, dataclasses.replace(tcfg, seed=seed), val=ad.val)
             tokens = last_window(ad.eval_input[arm].take(es.eval_users), tcfg.model.max_len)
-            r = se.ranks(lambda rows: tr.score(res.model, tokens[rows]), es)
+            r = se.ranks(sasrec_scorer(res.model, tokens, fallback), es)
             m, per = se.summarize(es, r, per_ref.get(seed), n_boot=n_boot, seed=seed)
+            m["n_empty_input"] = empty_counts(es, ~(tokens > 0).any(1), m.segment)
             if arm == REFERENCE:
                 per_ref[seed] = per
             results.append(m.assign(model=arm, kind="sasrec", seed=seed, train_targets=h.n_tokens,
                                     tokens_seen=res.tokens_seen, best_val_loss=res.best_val_loss,
-                                    train_s=time.time() - t))
+                                    train_s=time.time() - t, empty_history=empty_history))
             a = m[m.segment == "all"].iloc[0]
             log(f"arm {arm} seed {seed}: {res.tokens_seen} tokens, val loss {res.best_val_loss:.4f}, "
                 f"Recall@100 {a.recall_at_100:.4f} ({time.time() - t:.0f}s)")
-    pop = np.bincount(real.i.to_numpy(), minlength=ni).astype(float)
-    for bname, fn in (("popularity", lambda rows: np.broadcast_to(pop, (len(rows), ni))),
-                      ("item_item", item_item_scorer(real, es))):
+    real_empty = ~(last_window(ad.eval_input["R"].take(es.eval_users), 1) > 0).any(1)
+    for bname, fn in base.items():
         r = se.ranks(fn, es)
         m, _ = se.summarize(es, r, per_ref.get(seeds[0]), n_boot=n_boot, seed=seeds[0])
+        m["n_empty_input"] = empty_counts(es, real_empty if bname == "item_item" else np.zeros(len(real_empty), bool),
+                                          m.segment)
         results.append(m.assign(model=bname, kind="baseline", seed=-1))
         log(f"baseline {bname}: Recall@100 {m[m.segment == 'all'].recall_at_100.iloc[0]:.4f}")
     res_df = pd.concat(results, ignore_index=True).assign(config=name)

@@ -22,6 +22,7 @@ def arm_table(res: pd.DataFrame, segment: str = "all") -> pd.DataFrame:
     for model, g in r.groupby("model", sort=False):
         first = g.iloc[0]
         rows.append({"model": model, "seeds": len(g), "users": int(first.n_users),
+                     "empty inputs": int(first.get("n_empty_input", 0)),
                      "recall@10": g.recall_at_10.mean(), "recall@50": g.recall_at_50.mean(),
                      "recall@100": g.recall_at_100.mean(), "recall@100 seed sd": g.recall_at_100.std(ddof=0),
                      "recall@100 CI (seed 1)": f"[{_fmt(first.get('recall_at_100_lo'))}, {_fmt(first.get('recall_at_100_hi'))}]",
