@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_VARS := {items_path: demo/items.csv.gz}
 
-.PHONY: setup demo test bench experiments clean
+.PHONY: setup setup-spark demo test bench experiments clean
 
 setup: $(VENV)/.scalr-installed
 
@@ -14,6 +14,13 @@ $(VENV)/.scalr-installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+# The Spark target (README "Spark"): dbt-spark + pyspark into the same venv; needs Java 17.
+setup-spark: $(VENV)/.scalr-spark-installed
+
+$(VENV)/.scalr-spark-installed: requirements-spark.txt $(VENV)/.scalr-installed
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-spark.txt
 	touch $@
 
 demo/events.csv.gz: | setup
@@ -26,4 +33,4 @@ test: setup
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf target logs demo scalr.duckdb .duckdb_tmp
+	rm -rf target logs demo scalr.duckdb .duckdb_tmp spark-warehouse spark-metastore spark-metastore.log

@@ -29,17 +29,43 @@
   {%- if not path -%}
     {{ scalr_fail(model_name, "var " ~ var_name ~ " is empty (0 files, 0 rows)") }}
   {%- endif -%}
-  {%- set n = run_query("select count(*) from glob('" ~ (path | replace("'", "''")) ~ "')").columns[0].values()[0] -%}
+  {%- set n = scalr_file_count(path) -%}
   {%- if n == 0 -%}
     {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist, or is a directory: give a file or a glob such as dir/*.csv)") }}
   {%- endif -%}
-  {%- set rel = run_query("describe select * from " ~ scalr_read_file(path) ~ " limit 0") -%}
+  {%- set rel = run_query(scalr_describe_sql("select * from " ~ scalr_read_file(path) ~ " limit 0")) -%}
   {%- set types = {} -%}
   {%- for r in rel.rows -%}
     {%- if (r[0] | lower) != 'scalr_source_file' -%}{%- do types.update({r[0] | lower: r[1] | upper}) -%}{%- endif -%}
   {%- endfor -%}
   {{ return(types) }}
 {%- endmacro %}
+
+{% macro scalr_file_count(path) -%}
+  {#- Number of files matching a path or glob. -#}
+  {{ return(adapter.dispatch('scalr_file_count', 'scalr')(path)) }}
+{%- endmacro %}
+{% macro default__scalr_file_count(path) -%}
+  {{ return(run_query("select count(*) from glob('" ~ (path | replace("'", "''")) ~ "')").columns[0].values()[0]) }}
+{%- endmacro %}
+
+{% macro scalr_describe_sql(sql) -%}
+  {#- A query whose rows are (column name, type, ...) of the result of `sql`. -#}
+  {{ return(adapter.dispatch('scalr_describe_sql', 'scalr')(sql)) }}
+{%- endmacro %}
+{% macro default__scalr_describe_sql(sql) -%}describe {{ sql }}{%- endmacro %}
+
+{% macro scalr_epoch_us(ts_expr) -%}
+  {#- Microseconds since 1970-01-01 of a timestamp, as a bigint (engine-independent text keys). -#}
+  {{ return(adapter.dispatch('scalr_epoch_us', 'scalr')(ts_expr)) }}
+{%- endmacro %}
+{% macro default__scalr_epoch_us(ts_expr) -%}epoch_us({{ ts_expr }}){%- endmacro %}
+
+{% macro scalr_explode_range(lo, hi) -%}
+  {#- Select-list expression: one row per integer lo..hi (inclusive) of the row. -#}
+  {{ return(adapter.dispatch('scalr_explode_range', 'scalr')(lo, hi)) }}
+{%- endmacro %}
+{% macro default__scalr_explode_range(lo, hi) -%}unnest(range({{ lo }}, {{ hi }} + 1)){%- endmacro %}
 
 {% macro scalr_require_columns(model_name, path, cols, required, hint='') -%}
   {#- Stops the build when a required column is missing or appears twice in the header (the reader
