@@ -6,7 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_VARS := {items_path: demo/items.csv.gz}
 
-.PHONY: setup setup-spark demo test bench experiments clean
+SCALR_DB ?= scalr.duckdb
+
+.PHONY: setup setup-spark demo test bench experiments sql clean
 
 setup: $(VENV)/.scalr-installed
 
@@ -32,5 +34,19 @@ demo: setup demo/events.csv.gz
 test: setup
 	$(BIN)/pytest -q
 
+# benchmark on a seeded 1e6-event world: bench_results/bench_<stamp>.csv and .md (docs/performance.md)
+bench: setup
+	$(BIN)/scalr bench --source-events 1e6
+
+# the ladder, studies and controls on the demo world: reports/demo/report.md, report.html, experiments.duckdb
+experiments: setup demo/events.csv.gz
+	$(BIN)/scalr experiments experiments/demo.yml
+
+# the built database in harlequin (read-only; `make demo` first)
+sql: setup
+	$(BIN)/harlequin --read-only $(SCALR_DB)
+
+# every output of the targets above and of dbt / pytest (keeps .venv)
 clean:
-	rm -rf target logs demo scalr.duckdb .duckdb_tmp spark-warehouse spark-metastore spark-metastore.log
+	rm -rf target logs dbt_packages demo scalr.duckdb scalr.duckdb.wal .duckdb_tmp \
+		reports bench_results .pytest_cache spark-warehouse spark-metastore spark-metastore.log spark_out

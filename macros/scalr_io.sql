@@ -1,28 +1,25 @@
-{#- File readers and engine-specific expressions. All DuckDB-only syntax lives in macros like these,
-    dispatched through adapter.dispatch so another engine can provide its own implementation. -#}
+{#- Checks of the input files and engine-specific expressions. The files are read through the dbt
+    sources in models/staging/_sources.yml (source('scalr', 'events') / ('scalr', 'items'): every
+    column as text, the file name in column scalr_source_file); the macros below take that source
+    relation as `reader`. All DuckDB-only syntax lives in macros like these, dispatched through
+    adapter.dispatch so another engine can provide its own implementation. -#}
 
-{% macro scalr_read_file(path) -%}
-  {{ return(adapter.dispatch('scalr_read_file', 'scalr')(path)) }}
+{% macro scalr_source_reader(src, path) -%}
+  {#- What the staging models select from to read the input file of source `src` (var `path`):
+      on DuckDB the source itself (dbt-duckdb renders its external_location, a read_csv /
+      read_parquet table function); on Spark a temporary view over the file
+      (spark__scalr_source_reader, macros/scalr_spark.sql). The models call source() either way,
+      so lineage starts at the source. -#}
+  {{ return(adapter.dispatch('scalr_source_reader', 'scalr')(src, path)) }}
 {%- endmacro %}
+{% macro default__scalr_source_reader(src, path) -%}{{ return(src) }}{%- endmacro %}
 
-{% macro default__scalr_read_file(path) -%}
-  {#- Every column is read as text so ids round-trip exactly (leading zeros, quotes, unicode). The
-      name of the file each row comes from is column scalr_source_file (a name of scalr's own, so
-      a file with a column called "filename" still reads). -#}
-  {%- set quoted = path | replace("'", "''") -%}
-  {%- if (path | lower).endswith('.parquet') or (path | lower).endswith('.parq') -%}
-    read_parquet('{{ quoted }}', union_by_name = true, filename = 'scalr_source_file')
-  {%- else -%}
-    read_csv('{{ quoted }}', header = true, all_varchar = true, union_by_name = true, filename = 'scalr_source_file')
-  {%- endif -%}
-{%- endmacro %}
-
-{% macro scalr_file_columns(path, var_name='events_path', model_name='base_events') -%}
+{% macro scalr_file_columns(path, reader, var_name='events_path', model_name='base_events') -%}
   {#- Column names of a file (lower-cased); errors name the model, the variable and the path. -#}
-  {{ return(scalr_file_column_types(path, var_name, model_name).keys() | list) }}
+  {{ return(scalr_file_column_types(path, reader, var_name, model_name).keys() | list) }}
 {%- endmacro %}
 
-{% macro scalr_file_column_types(path, var_name='events_path', model_name='base_events') -%}
+{% macro scalr_file_column_types(path, reader, var_name='events_path', model_name='base_events') -%}
   {#- {lower-cased column name: upper-cased engine type} of a file (all VARCHAR for text files);
       errors name the model, the variable and the path. -#}
   {%- if not execute -%}{{ return({}) }}{%- endif -%}
@@ -33,7 +30,7 @@
   {%- if n == 0 -%}
     {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist, or is a directory: give a file or a glob such as dir/*.csv)") }}
   {%- endif -%}
-  {%- set rel = run_query(scalr_describe_sql("select * from " ~ scalr_read_file(path) ~ " limit 0")) -%}
+  {%- set rel = run_query(scalr_describe_sql("select * from " ~ reader ~ " limit 0")) -%}
   {%- set types = {} -%}
   {%- for r in rel.rows -%}
     {%- if (r[0] | lower) != 'scalr_source_file' -%}{%- do types.update({r[0] | lower: r[1] | upper}) -%}{%- endif -%}
@@ -67,7 +64,7 @@
 {%- endmacro %}
 {% macro default__scalr_explode_range(lo, hi) -%}unnest(range({{ lo }}, {{ hi }} + 1)){%- endmacro %}
 
-{% macro scalr_require_columns(model_name, path, cols, required, hint='') -%}
+{% macro scalr_require_columns(model_name, path, reader, cols, required, hint='') -%}
   {#- Stops the build when a required column is missing or appears twice in the header (the reader
       renames the second copy to <name>_1 and would silently use the first); the message counts
       the file's rows. -#}
@@ -77,7 +74,7 @@
     {%- if (c ~ '_1') in cols and c in cols -%}{%- do twice.append(c) -%}{%- endif -%}
   {%- endfor -%}
   {%- if missing or twice -%}
-    {%- set n = run_query("select count(*) from " ~ scalr_read_file(path)).columns[0].values()[0] -%}
+    {%- set n = run_query("select count(*) from " ~ reader).columns[0].values()[0] -%}
     {%- if missing -%}
       {%- set why = "" -%}
       {%- if missing | length == required | length -%}

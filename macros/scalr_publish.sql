@@ -7,8 +7,9 @@
     schema `published` instead: after a run (dbt run / build / retry) in which every node succeeded
     and at least one mart was built, every model under models/marts/ that exists is published into
     `published` in ONE transaction (the old published schema is dropped inside it): on DuckDB
-    table marts without a copy (duckdb__scalr_publish_sql: renamed to a version table that
-    main.<mart> and published.<mart> are views on), view marts and other engines as copies. A
+    table marts without a copy (duckdb__scalr_publish_sql: published.<mart> is a view on the table
+    main.<mart>; the post-hook scalr_keep_published_version keeps the published table as a version
+    when a later build replaces it), view marts and other engines as copies. A
     failed node, a failed statement, or a crash rolls back the whole step, so published.* is always
     the complete mart set of one good build. The hook renders to SQL that dbt executes. -#}
 
@@ -61,41 +62,44 @@
 {%- endmacro %}
 
 {% macro duckdb__scalr_publish_sql(marts, schema) -%}
-  {#- Zero-copy publish (DuckDB): a table mart is not copied. Its freshly built table main.<mart>
-      is renamed to the version table main.<mart>__published_<run start> (a catalog change, O(1)),
-      main.<mart> becomes a view on it (so refs, ad-hoc SQL and later partial runs still find
-      main.<mart>; the next build of the mart replaces that view with a new table), and
-      published.<mart> is a view on the same version table. A table mart not rebuilt in this run is
-      already such a view: published.<mart> points at its current version table again. View marts
-      (translation) are copied as tables, as before, so they do not change when main changes.
-      Version tables no longer referenced are dropped. Everything runs in ONE transaction. -#}
+  {#- Zero-copy publish (DuckDB): published.<mart> of a table mart is a view on main.<mart>, the
+      table dbt built, so the data is stored once and `main` keeps only the models (tables where the
+      header says table). When a later run rebuilds the mart, the post-hook
+      scalr_keep_published_version renames the table that published.<mart> reads to the version
+      table main.<mart>__published_<run start> and points published.<mart> at it, in the model's
+      own transaction, so published.* never changes before this step. This step points every
+      published.<mart> at main.<mart> again and drops the version tables: after a published run
+      neither `main` nor `published` holds anything but the models. (A version table cannot move to
+      a schema of its own without a copy: DuckDB has no ALTER TABLE ... SET SCHEMA.) A table mart
+      whose main.<mart> is a view on a version table (databases published before this layout) gets
+      the table back by a rename. View marts (translation) are copied as tables, so they do not
+      change when main changes. Everything runs in ONE transaction. -#}
   {%- set s = adapter.quote(schema) -%}
-  {%- set stamp = run_started_at.strftime('%Y%m%d%H%M%S%f') -%}
   {%- set marker = '__published_' -%}
   {%- set plan = [] -%}
-  {%- set keep = [] -%}
+  {%- set restored = [] -%}
   {%- set schemas = [] -%}
   {%- for m in marts -%}
     {%- set name, rel = m[0], m[1] -%}
     {%- if [rel.database, rel.schema] not in schemas -%}{%- do schemas.append([rel.database, rel.schema]) -%}{%- endif -%}
     {%- if rel.type == 'table' -%}
-      {%- do plan.append({'name': name, 'rel': rel, 'version': name ~ marker ~ stamp, 'rename': true}) -%}
+      {%- do plan.append({'name': name, 'rel': rel, 'live': true, 'restore': none}) -%}
     {%- else -%}
       {%- set q -%}
         select sql from duckdb_views()
         where database_name = '{{ rel.database }}' and schema_name = '{{ rel.schema }}' and view_name = '{{ rel.identifier }}'
       {%- endset -%}
       {%- set rows = run_query(q).rows -%}
-      {#- the view scalr made: ... from main.<mart>__published_<digits> (not another mart's version) -#}
+      {#- a view on main.<mart>__published_<digits> (not another mart's version): restore the table -#}
       {%- set found = modules.re.search('(?<![0-9A-Za-z_])(' ~ modules.re.escape(rel.identifier ~ marker) ~ '[0-9]+)',
                                         rows[0][0] if rows else '') -%}
       {%- if found -%}
-        {%- do plan.append({'name': name, 'rel': rel, 'version': found.group(1), 'rename': false}) -%}
+        {%- do plan.append({'name': name, 'rel': rel, 'live': true, 'restore': found.group(1)}) -%}
+        {%- do restored.append([rel.database, rel.schema, found.group(1)]) -%}
       {%- else -%}
-        {%- do plan.append({'name': name, 'rel': rel, 'version': none, 'rename': false}) -%}
+        {%- do plan.append({'name': name, 'rel': rel, 'live': false, 'restore': none}) -%}
       {%- endif -%}
     {%- endif -%}
-    {%- if plan[-1].version -%}{%- do keep.append([rel.database, rel.schema, plan[-1].version]) -%}{%- endif -%}
   {%- endfor -%}
   {%- set stale = [] -%}
   {%- for db_sch in schemas -%}
@@ -106,19 +110,19 @@
       order by table_name
     {%- endset -%}
     {%- for r in run_query(q).rows -%}
-      {%- if [db_sch[0], db_sch[1], r[0]] not in keep -%}{%- do stale.append(db_sch + [r[0]]) -%}{%- endif -%}
+      {%- if [db_sch[0], db_sch[1], r[0]] not in restored -%}{%- do stale.append(db_sch + [r[0]]) -%}{%- endif -%}
     {%- endfor -%}
   {%- endfor -%}
 begin transaction;
-{%- for p in plan if p.rename %}
-alter table {{ p.rel }} rename to {{ adapter.quote(p.version) }};
-create view {{ p.rel }} as select * from {{ adapter.quote(p.rel.schema) }}.{{ adapter.quote(p.version) }};
-{%- endfor %}
 drop schema if exists {{ s }} cascade;
+{%- for p in plan if p.restore %}
+drop view {{ p.rel }};
+alter table {{ adapter.quote(p.rel.schema) }}.{{ adapter.quote(p.restore) }} rename to {{ adapter.quote(p.rel.identifier) }};
+{%- endfor %}
 create schema {{ s }};
 {%- for p in plan %}
-{%- if p.version %}
-create view {{ s }}.{{ adapter.quote(p.name) }} as select * from {{ adapter.quote(p.rel.schema) }}.{{ adapter.quote(p.version) }};
+{%- if p.live %}
+create view {{ s }}.{{ adapter.quote(p.name) }} as select * from {{ adapter.quote(p.rel.schema) }}.{{ adapter.quote(p.rel.identifier) }};
 {%- else %}
 create table {{ s }}.{{ adapter.quote(p.name) }} as select * from {{ p.rel }};
 {%- endif %}
@@ -127,6 +131,39 @@ create table {{ s }}.{{ adapter.quote(p.name) }} as select * from {{ p.rel }};
 drop table {{ adapter.quote(st[0]) }}.{{ adapter.quote(st[1]) }}.{{ adapter.quote(st[2]) }};
 {%- endfor %}
 commit;
+{%- endmacro %}
+
+{% macro scalr_keep_published_version(schema='published') -%}
+  {#- Post-hook of the marts (dbt_project.yml). A table mart's build renames the previous table to
+      <mart>__dbt_backup and drops it after the commit; when published.<mart> reads that table, the
+      hook keeps it instead: renamed to the version table <mart>__published_<run start>, with
+      published.<mart> pointed at it, in the model's transaction (so published.* shows the last
+      published build until the publish step). Other engines copy at publish: nothing to keep. -#}
+  {%- if not execute or model.config.materialized != 'table' -%}{{ return('') }}{%- endif -%}
+  {{ return(adapter.dispatch('scalr_keep_published_version', 'scalr')(schema)) }}
+{%- endmacro %}
+
+{% macro default__scalr_keep_published_version(schema) -%}{{ return('') }}{%- endmacro %}
+
+{% macro duckdb__scalr_keep_published_version(schema) -%}
+  {%- set backup = make_backup_relation(this.incorporate(type='table'), 'table') -%}
+  {%- set q -%}
+    select
+        (select count(*) from duckdb_tables() where database_name = '{{ this.database }}'
+            and schema_name = '{{ this.schema }}' and table_name = '{{ backup.identifier }}'),
+        (select any_value(sql) from duckdb_views() where database_name = '{{ this.database }}'
+            and schema_name = '{{ schema }}' and view_name = '{{ this.identifier }}')
+  {%- endset -%}
+  {%- set r = run_query(q).rows[0] -%}
+  {%- set reads_main = r[1] and modules.re.search('(?i)from\\s+"?' ~ modules.re.escape(this.schema) ~ '"?\\."?'
+      ~ modules.re.escape(this.identifier) ~ '"?\\s*;?\\s*$', r[1]) -%}
+  {%- if r[0] == 0 or not reads_main -%}{{ return('select 1 as scalr_nothing_to_keep') }}{%- endif -%}
+  {%- set version = this.identifier ~ '__published_' ~ run_started_at.strftime('%Y%m%d%H%M%S%f') -%}
+  {{ log("scalr publish: " ~ this.identifier ~ " rebuilt; published." ~ this.identifier ~ " keeps the last published "
+      ~ "build in " ~ this.schema ~ "." ~ version ~ " until the next publish", info=True) }}
+  {{ return("alter table " ~ backup ~ " rename to " ~ adapter.quote(version) ~ "; create or replace view "
+      ~ adapter.quote(schema) ~ "." ~ adapter.quote(this.identifier) ~ " as select * from "
+      ~ adapter.quote(this.schema) ~ "." ~ adapter.quote(version)) }}
 {%- endmacro %}
 
 {% macro default__scalr_publish_sql(marts, schema) -%}

@@ -1,6 +1,10 @@
 {#- Spark implementations (dbt-spark) of the engine-specific macros of scalr_io.sql, scalr_random.sql,
-    scalr_publish.sql and scalr_sampler.sql (README "Spark"). The profile's spark target runs with
-    spark.sql.session.timeZone = UTC and ANSI mode off (dbt-spark sets it), as these assume. -#}
+    scalr_publish.sql, scalr_export.sql and scalr_sampler.sql (README "Spark"). The profile's spark
+    target runs with spark.sql.session.timeZone = UTC and ANSI mode off (dbt-spark sets it), as
+    these assume. DuckDB-only steps on Spark: the publish step and its post-hook
+    scalr_keep_published_version (default__: nothing to keep), the Parquet export (below), and the
+    enforced contracts of the SQL marts (translation.yml, synthetic_events_sql.yml: enforced where
+    target.type != 'spark'; their data_type is DuckDB's varchar, Spark's text type is string). -#}
 
 {% macro scalr_text_type() -%}
   {#- The text type of a cast: varchar (DuckDB, PostgreSQL), string (Spark, which needs a length
@@ -12,22 +16,24 @@
 
 {% macro scalr_file_view_materialization() -%}
   {#- The model that reads an input file directly (base_events): a view on DuckDB (no copy of the
-      raw events); a table on Spark, where the file is a temporary view (spark__scalr_read_file)
+      raw events); a table on Spark, where the file is a temporary view (spark__scalr_source_reader)
       that a permanent view may not reference. -#}
   {{ return(adapter.dispatch('scalr_file_view_materialization', 'scalr')()) }}
 {%- endmacro %}
 {% macro default__scalr_file_view_materialization() -%}{{ return('view') }}{%- endmacro %}
 {% macro spark__scalr_file_view_materialization() -%}{{ return('table') }}{%- endmacro %}
 
-{% macro spark__scalr_read_file(path) -%}
-  {#- The file (CSV, CSV.gz or Parquet; Spark globs allowed) as the temporary view
-      scalr_file_<md5 of the path>[:12], (re)created whenever the model is rendered for execution;
-      every CSV column read as text (header line, RFC 4180 quotes), Parquet with merged schemas.
-      Column scalr_source_file is input_file_name(). A CSV glob is read with the first file's
-      header (DuckDB's union_by_name has no Spark CSV counterpart). -#}
-  {%- set name = 'scalr_file_' ~ local_md5(path)[:12] -%}
-  {%- set quoted = path | replace("\\", "\\\\") | replace("'", "\\'") -%}
-  {%- if execute -%}
+{% macro spark__scalr_source_reader(src, path) -%}
+  {#- Spark reads the source's file (var events_path / items_path: CSV, CSV.gz or Parquet; Spark
+      globs allowed) through the temporary view scalr_<source table>_<md5 of the path>[:8],
+      (re)created whenever the model is rendered for execution (dbt-duckdb's external_location in
+      _sources.yml is a DuckDB table function, which Spark ignores). Every CSV column is read as
+      text (header line, RFC 4180 quotes), Parquet with merged schemas; column scalr_source_file is
+      input_file_name(). A CSV glob is read with the first file's header (DuckDB's union_by_name
+      has no Spark CSV counterpart). -#}
+  {%- set name = 'scalr_' ~ src.identifier ~ '_' ~ local_md5(path or '')[:8] -%}
+  {%- set quoted = (path or '') | replace("\\", "\\\\") | replace("'", "\\'") -%}
+  {%- if execute and path -%}
     {%- if (path | lower).endswith('.parquet') or (path | lower).endswith('.parq') -%}
       {%- set ddl = "create or replace temporary view " ~ name ~ " using parquet options (path '" ~ quoted
           ~ "', mergeSchema 'true')" -%}
@@ -37,7 +43,7 @@
     {%- endif -%}
     {%- do run_query(ddl) -%}
   {%- endif -%}
-  (select *, input_file_name() as scalr_source_file from {{ name }}) as scalr_file
+  {{ return("(select *, input_file_name() as scalr_source_file from " ~ name ~ ") as scalr_file") }}
 {%- endmacro %}
 
 {% macro spark__scalr_file_count(path) -%}
@@ -96,4 +102,12 @@
   {{ log("scalr publish: not publishing on Spark (no transactions); read the marts from schema "
       ~ target.schema, info=True) }}
   select 1 as scalr_publish_skipped
+{%- endmacro %}
+
+{% macro spark__scalr_export_sql(export_dir, marts) -%}
+  {#- The export (var export_dir) writes with DuckDB's COPY: on Spark `python -m scalr.spark_run
+      --export <relations> --out <dir>` writes the relations as Parquet instead. -#}
+  {{ log("scalr export: not exporting to " ~ export_dir ~ " on Spark (DuckDB's COPY); use python -m "
+      ~ "scalr.spark_run --export", info=True) }}
+  select 1 as scalr_export_skipped
 {%- endmacro %}

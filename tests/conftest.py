@@ -31,12 +31,16 @@ class DbtResult:
 
 def run_dbt(workdir: Path, vars: dict, command: str = "build", select: str | None = None,
             db: Path | None = None, threads: int = 2, extra: list[str] | None = None) -> DbtResult:
-    """Run dbt on the project with its own DuckDB file, target and log dirs under workdir."""
+    """Run dbt on the project with its own DuckDB file, target and log dirs under workdir.
+
+    items_path is null unless the test sets it: the project default (demo/items.csv.gz) is the
+    items file of the demo world, not of the worlds tests generate."""
+    vars = {"items_path": None, **vars}
     workdir.mkdir(parents=True, exist_ok=True)
     db = db or workdir / "scalr.duckdb"
     env = dict(os.environ, SCALR_DB=str(db), SCALR_THREADS=str(threads),
                SCALR_TEMP_DIR=str(workdir / "tmp"), DBT_PROFILES_DIR=str(PROJECT))
-    cmd = [DBT, command, "--project-dir", str(PROJECT), "--target-path", str(workdir / "target"),
+    cmd = [DBT, *command.split(), "--project-dir", str(PROJECT), "--target-path", str(workdir / "target"),
            "--log-path", str(workdir / "logs"), "--vars", json.dumps(vars)]
     if select:
         cmd += ["--select", select]

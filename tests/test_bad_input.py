@@ -544,11 +544,12 @@ def _types(res, schema: str) -> dict[str, str]:
 
 
 def test_zero_copy_publish_of_table_marts(tmp_path, dbt):
-    """Table marts are published without a copy: main.<mart> is renamed to one version table,
-    main.<mart> and published.<mart> become views on it (view marts, translation, are still copied).
-    A later run that rebuilds synthetic_events and then fails leaves published.synthetic_events on
-    the old version; the next good run publishes the new one and drops the old version; a partial
-    run that does not rebuild a mart keeps publishing that mart's current version."""
+    """Table marts are published without a copy: published.<mart> is a view on the table
+    main.<mart> (view marts, translation, are still copied); after a published run main and
+    published hold only the models. A later run that rebuilds synthetic_events and then fails
+    keeps the published table as a version table (published.synthetic_events still shows it, main
+    the new table); the next good run publishes the new one and drops the version; a partial run
+    that does not rebuild a mart keeps publishing that mart's table."""
     ev = tmp_path / "events.csv"
     order = "user_id, source_item, event_ts, draw"
     vars_ = {"synthetic_k": 2}
@@ -564,12 +565,11 @@ def test_zero_copy_publish_of_table_marts(tmp_path, dbt):
     a = res.table("main.synthetic_events", order)
     assert len(a) == 2 * 4  # the 4 source events whose item has a translation (s3 has none), K = 2
     pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), a)
-    versions_a = _version_tables(res)
+    assert _version_tables(res) == set()
     tables = {"synthetic_events", "synthetic_events_aligned", "privacy_audit"}  # privacy_audit reads the aligned
-    assert {v.split("__published_")[0] for v in versions_a} == tables and len(versions_a) == 3
     pub, main = _types(res, "published"), _types(res, "main")
     assert pub == {**{t: "VIEW" for t in tables}, "translation": "BASE TABLE"}
-    assert {main[t] for t in tables} == {"VIEW"}
+    assert {main[t] for t in tables} == {"BASE TABLE"} and "__published_" not in " ".join(main)
 
     # new data B: synthetic_events is rebuilt (a table again in main), then stg_items fails
     rows_b = GOOD + [("u4", "t1", "target", "2024-05-01"), ("u5", "s1", "source", "2024-05-01"),
@@ -582,22 +582,24 @@ def test_zero_copy_publish_of_table_marts(tmp_path, dbt):
     assert len(b) > len(a)
     assert _types(res, "main")["synthetic_events"] == "BASE TABLE"
     pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), a)
-    assert _version_tables(res) == versions_a
+    versions_a = _version_tables(res)
+    assert [v.split("__published_")[0] for v in versions_a] == ["synthetic_events"]
 
     # good partial run of privacy_audit only: the rebuilt-but-unpublished synthetic_events table is
-    # published as it is now (B), privacy_audit gets a new version, their old versions are dropped;
-    # synthetic_events_aligned (not rebuilt since A) keeps its version
+    # published as it is now (B), the version of A is dropped; synthetic_events_aligned (not rebuilt
+    # since A) is still published from its table
+    aligned_a = res.table("published.synthetic_events_aligned", order)
     res = build(select="privacy_audit")
     assert res.ok, res.output[-3000:]
     pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), b)
-    versions_b = _version_tables(res)
-    assert len(versions_b) == 3
-    assert {v.split("__published_")[0] for v in versions_b & versions_a} == {"synthetic_events_aligned"}
+    pd.testing.assert_frame_equal(res.table("published.synthetic_events_aligned", order), aligned_a)
+    assert _version_tables(res) == set()
+    assert {_types(res, "main")[t] for t in tables} == {"BASE TABLE"}
 
-    # a good run that rebuilds neither table mart (translation only): both versions are kept
+    # a good run that rebuilds neither table mart (translation only): nothing to keep or drop
     res = build(select="translation")
     assert res.ok, res.output[-3000:]
-    assert _version_tables(res) == versions_b
+    assert _version_tables(res) == set()
     pd.testing.assert_frame_equal(res.table("published.synthetic_events", order), b)
     pd.testing.assert_frame_equal(res.table("main.synthetic_events", order), b)
     assert translation_of(res, "published") == reference(rows_b)

@@ -18,7 +18,7 @@ def test_bench_smoke(tmp_path):
     assert meta["triples"] > 100_000
     assert meta["cooccurrence_partitions"] == -(-meta["triples"] // 10000)  # ceil(W / 10,000), W < 640,000
     assert meta["scalr_equals_scipy"] is True
-    assert meta["pairs_scalr"] == meta["pairs_scipy"] == meta["pairs_pandas"] > 1000
+    assert meta["pairs_scalr"] == meta["pairs_scipy"] == meta["pairs_pandas"] == meta["pairs_polars"] > 1000
     csvs = list(out.glob("bench_*.csv"))
     assert len(csvs) == 1 and len(list(out.glob("bench_*.md"))) == 1
     got = pd.read_csv(csvs[0])
@@ -32,9 +32,16 @@ def test_bench_smoke(tmp_path):
               "scalr: co-occurrence + P_hat vs scipy", "scalr: co-occurrence + P_hat vs pandas",
               "scalr SQL engine: co-occurrence + P_hat vs scipy", "scalr: co-occurrence + translation mart vs scipy",
               "scalr.sampling (in process, 1 core)", "thread scaling: dbt run raw -> aligned, 1 threads",
+              "baseline: polars join + group_by + P_hat", "scalr: co-occurrence + P_hat vs polars",
+              "two_stage: dbt synthetic_events",
+              "two_stage: dbt total (raw events -> synthetic_events_aligned, no co-occurrence)",
               "thread scaling: co-occurrence + P_hat SQL engine, 1 threads"]:
         assert s in stages, s
     assert (got.loc[got.stage.str.startswith("scalr"), "speedup_vs_baseline"] > 0).all()
+    # the two-stage run draws K = 3 per source event with a translation, less the events whose j only u holds
+    ts = got[got.stage == "two_stage: dbt synthetic_events"].iloc[0]
+    ph = got[got.stage == "dbt: synthetic_events"].iloc[0]
+    assert ts.rows == ph.rows and ts.speedup_vs_baseline > 0  # the same drops (U_j = {u})
 
 
 def test_bench_dbt_only_reports_the_work(tmp_path):
@@ -44,7 +51,7 @@ def test_bench_dbt_only_reports_the_work(tmp_path):
     import duckdb
 
     df = bench.main(["--source-events", "5e3", "--dbt-only", "--keep", "--workdir", str(tmp_path / "work"),
-                     "--out", str(tmp_path / "results")])
+                     "--out", str(tmp_path / "results"), "--samplers", "p_hat"])
     meta = df.attrs["meta"][0]
     ui = bench.load_user_items(meta["db"])
     assert meta["triples"] == bench.triples(ui) > 1000

@@ -27,6 +27,8 @@ def test_full_dbt_build_on_demo_world(tmp_path, dbt):
         n = dict(con.sql("select 'translation', count(*) from translation union all "
                          "select 'aligned', count(*) from synthetic_events_aligned").fetchall())
     assert n["translation"] > 1000 and n["aligned"] > 1000
+    with res.con() as con:  # the item values came from the items file (no popularity fallback)
+        assert con.sql("select distinct value_source from published.synthetic_summary").fetchall() == [("items file",)]
     # model_metrics: the ladder, every arm against T, full-catalog ranking
     with res.con() as con:
         mm = con.sql("select * from model_metrics").df()

@@ -1,8 +1,13 @@
 {#- One row per target item of the train catalog (items with a real target train positive) with its
     value: items.value where var items_path provides it, else its popularity (real target train
     positive events). value_source says which. When items_path is set but misses some target train
-    items, the build logs how many fall back to popularity (a different scale from items.value). -#}
-{%- if var('items_path') and scalr_checks_data() -%}
+    items, the build logs how many fall back to popularity (a different scale from items.value);
+    when items_path is null, it warns that every item is valued by popularity. -#}
+{%- if not var('items_path') and scalr_checks_data() -%}
+  {{ exceptions.warn("int_target_item_values: var items_path is null, so every target train item is valued by "
+      ~ "its popularity (train positives), not by an items file (synthetic_summary.value_source = 'popularity'; "
+      ~ "the demo's items file is demo/items.csv.gz)") }}
+{%- elif var('items_path') and scalr_checks_data() -%}
   {%- set q -%}
     select count(*), sum(case when v.item_id is null then 1 else 0 end)
     from (select distinct item_id from {{ ref('int_target_train_events') }} where label = 1) as p

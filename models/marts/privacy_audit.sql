@@ -218,9 +218,9 @@ final as (
     {#- rounded to 12 decimals: averages of ratios are parallel floating-point sums, and the audit
         must be byte-identical whatever the thread count -#}
     select
-        metric,
-        round(value, 12) as value,
-        detail
+        cast(metric as varchar) as metric,
+        cast(round(value, 12) as double) as value,
+        cast(detail as varchar) as detail
     from metrics
 )
 

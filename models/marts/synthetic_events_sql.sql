@@ -263,10 +263,11 @@ final as (
         event_ts,
         p,
         p_hat,
-        n_users_ji,
+        -- the contract's types (synthetic_events_sql.yml)
+        cast(n_users_ji as integer) as n_users_ji,
         {{ weight_sql }} as weight,
-        label,
-        draw
+        cast(label as integer) as label,
+        cast(draw as integer) as draw
     from scored
 )
 

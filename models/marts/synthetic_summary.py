@@ -9,6 +9,18 @@ from ({rel}) group by target_item order by target_item
 """
 
 
+def value_source(session, values) -> str:
+    """'items file', 'popularity' (items_path null, or no target item in it) or
+    'items file + popularity (n of m items)' when the file misses some target train items."""
+    counts = dict(session.sql(f"select value_source, count(*) from ({values.sql_query()}) group by 1").fetchall())
+    n_pop, n = counts.get("popularity", 0), sum(counts.values())
+    if n_pop == 0:
+        return "items file"
+    if n_pop == n:
+        return "popularity"
+    return f"items file + popularity ({n_pop} of {n} items)"
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     c = ModelConfig({
@@ -31,4 +43,5 @@ def model(dbt, session):
     out = summarize(counts, users, values.df()[["item_id", "value"]], c.get("value_buckets", 10, int))
     out["synthetic_strategy"] = c.get("synthetic_strategy", "sample", str)
     out["alignment"] = c.get("alignment", "bucket", str)
+    out["value_source"] = value_source(session, values)
     return out

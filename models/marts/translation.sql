@@ -19,12 +19,13 @@ final as (
         s.domain as source_domain,
         s.item_id as source_item,
         t.item_id as target_item,
-        n.n_users_ji,
-        n.n_users_j,
-        n.p_hat,
-        n.p_norm,
-        n.target_rank,
-        n.n_targets
+        -- the contract's types (translation.yml), whatever int_translation's options produce
+        cast(n.n_users_ji as integer) as n_users_ji,
+        cast(n.n_users_j as integer) as n_users_j,
+        cast(n.p_hat as double) as p_hat,
+        cast(n.p_norm as double) as p_norm,
+        cast(n.target_rank as bigint) as target_rank,
+        cast(n.n_targets as bigint) as n_targets
     from translation as n
     inner join items as s on n.source_key = s.item_key
     inner join items as t on n.target_key = t.item_key

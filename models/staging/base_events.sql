@@ -1,17 +1,18 @@
-{#- Raw events, read as text from var events_path and typed. Not validated: stg_events validates.
+{#- Raw events, read as text from var events_path (source scalr.events) and typed. Not validated: stg_events validates.
     A time column the file already types (parquet TIMESTAMP, DATE, or numeric unix seconds) is
     converted directly (scalr_typed_time); text is parsed per var event_time_unit.
     A view, not a table: stg_events reads it (checks + the deduplicated events), so a table would
     only add a full copy of the raw events (docs/performance.md). -#}
 {{ config(materialized=scalr_file_view_materialization()) }}
 {%- set path = var('events_path') -%}
+{%- set reader = scalr_source_reader(source('scalr', 'events'), path) -%}
 {%- set time_col = var('event_time_column') | lower -%}
-{%- set types = scalr_file_column_types(path, 'events_path', 'base_events') -%}
+{%- set types = scalr_file_column_types(path, reader, 'events_path', 'base_events') -%}
 {%- set cols = types.keys() | list -%}
 {%- set time_sql = 'cast(' ~ adapter.quote(time_col) ~ ' as ' ~ scalr_text_type() ~ ')' -%}
 {%- set typed_ts = scalr_typed_time(adapter.quote(time_col), types.get(time_col), var('event_time_unit')) -%}
 {%- if execute -%}
-  {{ scalr_require_columns('base_events', path, cols, ['user_id', 'item_id', 'domain', time_col],
+  {{ scalr_require_columns('base_events', path, reader, cols, ['user_id', 'item_id', 'domain', time_col],
       "; the time column is set by var event_time_column") }}
 {%- endif -%}
 {%- set has_label = 'label' in cols -%}
@@ -19,7 +20,7 @@
 with
 
 source as (
-    select * from {{ scalr_read_file(path) }}
+    select * from {{ reader }}
 ),
 
 typed as (

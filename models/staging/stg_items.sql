@@ -1,16 +1,17 @@
-{#- Validated item values from var items_path (item_id, domain, value). Without items_path the
+{#- Validated item values from var items_path (source scalr.items: item_id, domain, value). Without items_path the
     model is empty and an item's value falls back to its target train popularity. -#}
 {%- set path = var('items_path') -%}
+{%- set reader = scalr_source_reader(source('scalr', 'items'), path) -%}
 {%- set ctx = "items_path=" ~ path -%}
 {%- if path and scalr_checks_data() -%}
-  {%- set cols = scalr_file_columns(path, 'items_path', 'stg_items') -%}
-  {{ scalr_require_columns('stg_items', path, cols, ['item_id', 'domain', 'value']) }}
+  {%- set cols = scalr_file_columns(path, reader, 'items_path', 'stg_items') -%}
+  {{ scalr_require_columns('stg_items', path, reader, cols, ['item_id', 'domain', 'value']) }}
   {%- set raw -%}
     (select cast(item_id as {{ scalr_text_type() }}) as item_id, cast(domain as {{ scalr_text_type() }}) as domain,
             cast(value as {{ scalr_text_type() }}) as value_raw,
             {{ scalr_try_cast('cast(value as ' ~ scalr_text_type() ~ ')', 'double') }} as value,
             count(*) over (partition by cast(item_id as {{ scalr_text_type() }})) as n_item_rows
-     from {{ scalr_read_file(path) }}) as items
+     from {{ reader }}) as items
   {%- endset -%}
   {{ scalr_check_rows('stg_items', raw, [
       ['item_id', scalr_is_blank('item_id'), "have a null or empty item_id"],
@@ -22,7 +23,7 @@
   ], ctx) }}
   {#- The file is only read for the target domain's item values: one with no row of it would make
       every target item fall back to popularity without a word. -#}
-  {%- set per_domain = run_query("select cast(domain as " ~ scalr_text_type() ~ "), count(*) from " ~ scalr_read_file(path)
+  {%- set per_domain = run_query("select cast(domain as " ~ scalr_text_type() ~ "), count(*) from " ~ reader
       ~ " group by 1 order by 1") -%}
   {%- set ns = namespace(total=0, target=0) -%}
   {%- for r in per_domain.rows -%}
@@ -39,13 +40,13 @@
 with
 
 {% if path -%}
-items as (
-    select
-        cast(item_id as {{ scalr_text_type() }}) as item_id,
-        cast(domain as {{ scalr_text_type() }}) as domain,
-        cast({{ scalr_try_cast('cast(value as ' ~ scalr_text_type() ~ ')', 'double') }} as double) as value
-    from {{ scalr_read_file(path) }}
-),
+    items as (
+        select
+            cast(item_id as {{ scalr_text_type() }}) as item_id,
+            cast(domain as {{ scalr_text_type() }}) as domain,
+            cast({{ scalr_try_cast('cast(value as ' ~ scalr_text_type() ~ ')', 'double') }} as double) as value
+        from {{ reader }}
+    ),
 {%- else -%}
     items as (
         select

@@ -15,7 +15,12 @@ For every size it
    build included) and with pandas merge + groupby, both starting from the distinct (user, domain,
    item) train positives (= ``int_user_items``); sampling with ``scalr.sampling`` (in process, same
    translation and source events) and with a per-event ``Generator.choice`` loop, timed on a
-   subsample and extrapolated per event;
+   subsample and extrapolated per event; polars join + group_by beside pandas (scipy stays the
+   near-limit reference);
+   with ``--samplers p_hat,two_stage`` (default) also the two-stage sampler (var
+   ``synthetic_sampler: two_stage``) in its own dbt run that never builds the co-occurrence, against
+   the P_hat path's run in the same process; ``--samplers two_stage --dbt-only`` runs it alone
+   (worlds whose co-occurrence does not fit);
 4. prints the table and writes ``bench_results/bench_<stamp>.csv`` and ``.md``.
 
 Ratios are against baselines measured in the same run, so they hold up on a shared, noisy machine.
@@ -56,6 +61,9 @@ MODELS = ["base_events", "stg_events", "int_events_train", "int_user_items", "in
 # layer (int_translation: filters, ranks, p_norm; the translation view joins the text ids at read
 # time) is timed on its own row, as extra work on top.
 CO_MODELS = ("int_overlap_users", "int_cooccurrence")
+# synthetic samplers (var synthetic_sampler); two_stage runs without the co-occurrence models
+SAMPLERS = ("p_hat", "two_stage")
+TWO_STAGE_EXCLUDE = "int_cooccurrence int_translation translation"
 TRANSLATION_MODELS = ("int_items", "int_translation", "translation")
 
 
@@ -197,7 +205,7 @@ def _ts(s: str) -> float:
 
 
 def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str = "+synthetic_events_aligned translation",
-            command: str = "run", memory_limit: str = "6GB", threads: int = 2) -> dict:
+            command: str = "run", memory_limit: str = "6GB", threads: int = 2, exclude: str | None = None) -> dict:
     """Run the project's models; per-model seconds, rows and peak RSS."""
     db = work / "bench.duckdb"
     for p in (db, Path(str(db) + ".wal")):
@@ -205,11 +213,13 @@ def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str
     env = dict(os.environ, SCALR_DB=str(db), SCALR_THREADS=str(threads),
                SCALR_DUCKDB_THREADS=str(threads), SCALR_MEMORY_LIMIT=memory_limit,
                SCALR_TEMP_DIR=str(work / "spill"), DBT_PROFILES_DIR=str(PROJECT))
-    v = {"events_path": str(events_path), "source_domains": ["source"], "target_domain": "target",
+    v = {"events_path": str(events_path), "items_path": None, "source_domains": ["source"], "target_domain": "target",
          "train_end": TRAIN_END, **(vars or {})}
     timef = work / "time.txt"
     cmd = [DBT, command, "--project-dir", str(PROJECT), "--target-path", str(work / "target"),
            "--log-path", str(work / "logs"), "--vars", json.dumps(v), "--select", select]
+    if exclude:
+        cmd += ["--exclude", *exclude.split()]
     if shutil.which("/usr/bin/time"):
         cmd = ["/usr/bin/time", "-f", "%M %e", "-o", str(timef)] + cmd
     t0 = time.time()
@@ -361,6 +371,20 @@ def pandas_translation(ui: dict) -> tuple[int, float]:
     return len(pairs), time.perf_counter() - t0
 
 
+def polars_translation(ui: dict) -> tuple[int, float]:
+    """The pandas baseline in polars (lazy join + group_by; polars uses every core it sees)."""
+    import polars as pl
+    t0 = time.perf_counter()
+    s = pl.LazyFrame({"u": ui["su"], "j": ui["sj"]})
+    t = pl.LazyFrame({"u": ui["tu"], "i": ui["ti"]})
+    ov = s.select("u").unique().join(t.select("u").unique(), on="u")
+    s, t = s.join(ov, on="u", how="semi"), t.join(ov, on="u", how="semi")
+    n_j = s.group_by("j").agg(pl.len().alias("n_users_j"))
+    pairs = (s.join(t, on="u").group_by(["j", "i"]).agg(pl.len().alias("n_users_ji")).join(n_j, on="j")
+             .with_columns((pl.col("n_users_ji") / pl.col("n_users_j")).alias("p_hat")).collect())
+    return pairs.height, time.perf_counter() - t0
+
+
 def _arrow(rel) -> pa.Table:
     t = rel.arrow()
     return t.read_all() if hasattr(t, "read_all") else t
@@ -484,23 +508,25 @@ def cap_study(db: Path, caps: list[int]) -> pd.DataFrame:
 def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: int,
                memory_limit: str, keep: bool = False,
                check_pairs: int = 100_000_000, dbt_only: bool = False,
-               scaling: list[int] | None = None) -> tuple[list[dict], dict]:
+               scaling: list[int] | None = None, samplers: tuple[str, ...] = SAMPLERS) -> tuple[list[dict], dict]:
     spec = BenchSpec(source_events=int(n), **spec_kw)
     world_dir = work / f"world_{int(n)}"
     t0 = time.perf_counter()
     world = generate_world(spec, world_dir)
     gen_s = time.perf_counter() - t0
+    rows: list[dict] = []
+    if "p_hat" not in samplers:  # the two-stage path alone (worlds whose co-occurrence does not fit)
+        return _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows)
     run = run_dbt(Path(world["path"]), world_dir, dbt_vars, memory_limit=memory_limit)
     st = run["stages"]
     n_parts = cooccurrence_partitions(world_dir / "target")
-    rows: list[dict] = []
 
     def add(stage, rows_, secs, rss=None, baseline=None, ratio=None, note=""):
         rows.append({"source_events": int(n), "stage": stage, "rows": rows_, "seconds": round(secs, 3),
                      "rows_per_s": round(rows_ / secs) if rows_ and secs > 0 else None,
                      "peak_rss_mb": None if rss is None else round(rss),
                      "baseline_s": None if baseline is None else round(baseline, 3),
-                     "speedup_vs_baseline": None if ratio is None else round(ratio, 2), "note": note})
+                     "speedup_vs_baseline": None if ratio is None else float(f"{ratio:.3g}"), "note": note})
 
     add("generate world (numpy -> parquet)", world["source_events"] + world["target_events"], gen_s)
     for m in MODELS:
@@ -513,6 +539,8 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
     add("dbt: total (raw events -> synthetic_events_aligned)", st.get("synthetic_events_aligned", {}).get("rows"),
         run["wall_s"], run["peak_rss_mb"], note="wall clock incl. dbt start-up and the publish hook; "
                                                 "RSS = whole run peak")
+    if "two_stage" in samplers:
+        rows += _two_stage_rows(n, world, world_dir, dbt_vars, memory_limit, run)
     for t in scaling or []:
         # the same world and models with t dbt threads and t DuckDB threads (publish off: the
         # publish step is not part of the pipeline's cost), and the co-occurrence SQL alone on t threads
@@ -560,11 +588,16 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
     equal = scipy_matches_scalr(run["db"], ui, pairs) if len(pairs) <= check_pairs else None
     pd_n, pd_s = pandas_translation(ui)
     add("baseline: pandas merge + groupby + P_hat", n_tri, pd_s, note="rows = (u, j, i) triples; one run")
+    pl_n, pl_s = polars_translation(ui)
+    add("baseline: polars join + group_by + P_hat", n_tri, pl_s, baseline=sp_s, ratio=sp_s / pl_s,
+        note=f"rows = (u, j, i) triples; lazy, every core; one run; {pl_n} pairs; ratio = scipy_s / polars_s")
     co_note = " + ".join(CO_MODELS)
     add("scalr: co-occurrence + P_hat vs scipy", n_tri, scalr_co, baseline=sp_s, ratio=sp_s / scalr_co,
         note=f"dbt execution seconds of {co_note} (tables written); ratio = scipy_s / scalr_s")
     add("scalr: co-occurrence + P_hat vs pandas", n_tri, scalr_co, baseline=pd_s, ratio=pd_s / scalr_co,
         note="ratio = pandas_s / scalr_s")
+    add("scalr: co-occurrence + P_hat vs polars", n_tri, scalr_co, baseline=pl_s, ratio=pl_s / scalr_co,
+        note="ratio = polars_s / scalr_s")
     add("scalr SQL engine: co-occurrence + P_hat vs scipy", n_tri, engine_co, baseline=sp_s,
         ratio=sp_s / engine_co, note=f"compiled SQL of {co_note} into TEMP tables, 2 DuckDB threads, best of 2")
     add("scalr SQL engine: co-occurrence + P_hat vs pandas", n_tri, engine_co, baseline=pd_s,
@@ -591,13 +624,79 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
              f"CPU second); the loop baseline likewise excludes building its distributions")
     n_scalr_tr = counts["pairs_translation"]
     meta = {"world": world, "spec": asdict(spec), "triples": n_tri, "pairs_scipy": len(pairs),
-            "pairs_pandas": pd_n, "pairs_scalr": n_scalr_tr, "scalr_equals_scipy": equal, "run_wall_s": run["wall_s"],
+            "pairs_pandas": pd_n, "pairs_polars": pl_n, "pairs_scalr": n_scalr_tr, "scalr_equals_scipy": equal, "run_wall_s": run["wall_s"],
             "cooccurrence_partitions": n_parts,
             "run_peak_rss_mb": run["peak_rss_mb"]}
     if not keep:
         shutil.rmtree(world_dir, ignore_errors=True)
     else:
         meta["db"] = str(run["db"])
+    return rows, meta
+
+
+def _row(n, stage, rows_, secs, rss=None, baseline=None, ratio=None, note="") -> dict:
+    return {"source_events": int(n), "stage": stage, "rows": rows_, "seconds": round(secs, 3),
+            "rows_per_s": round(rows_ / secs) if rows_ and secs > 0 else None,
+            "peak_rss_mb": None if rss is None else round(rss),
+            "baseline_s": None if baseline is None else round(baseline, 3),
+            "speedup_vs_baseline": None if ratio is None else float(f"{ratio:.3g}"), "note": note}
+
+
+def _run_two_stage(world: dict, world_dir: Path, dbt_vars: dict, memory_limit: str) -> dict:
+    """raw -> synthetic_events_aligned with synthetic_sampler two_stage, int_cooccurrence /
+    int_translation / translation excluded (never built), in its own database."""
+    sub = world_dir / "two_stage"
+    sub.mkdir(exist_ok=True)
+    return run_dbt(Path(world["path"]), sub, {**dbt_vars, "synthetic_sampler": "two_stage"},
+                   select="+synthetic_events_aligned", exclude=TWO_STAGE_EXCLUDE, memory_limit=memory_limit)
+
+
+def _two_stage_rows(n, world: dict, world_dir: Path, dbt_vars: dict, memory_limit: str, p_run: dict) -> list[dict]:
+    """The two-stage sampler's run next to the P_hat path's run (same world, same vars)."""
+    r = _run_two_stage(world, world_dir, dbt_vars, memory_limit)
+    st, pst = r["stages"], p_run["stages"]
+    syn, psyn = st["synthetic_events"], pst["synthetic_events"]
+    p_gen = sum(pst[m]["seconds"] for m in ("int_overlap_users", "int_cooccurrence", "int_translation",
+                                             "synthetic_events") if m in pst)
+    g = syn["seconds"] + st.get("int_overlap_users", {}).get("seconds", 0)
+    out = [
+        _row(n, "two_stage: dbt synthetic_events", syn["rows"], syn["seconds"], syn["peak_rss_mb"],
+             baseline=psyn["seconds"], ratio=psyn["seconds"] / syn["seconds"],
+             note=f"synthetic_sampler two_stage (one DuckDB query); baseline = the P_hat path's synthetic_events "
+                  f"model ({psyn['rows']} rows), which reads the prebuilt int_translation"),
+        _row(n, "two_stage: synthetic events from int_user_items (int_overlap_users + synthetic_events) vs "
+             "P_hat path (int_overlap_users + int_cooccurrence + int_translation + synthetic_events)", syn["rows"], g,
+             baseline=p_gen, ratio=p_gen / g, note="dbt execution seconds, tables written; ratio = P_hat path / two_stage"),
+        _row(n, "two_stage: dbt total (raw events -> synthetic_events_aligned, no co-occurrence)",
+             st.get("synthetic_events_aligned", {}).get("rows"), r["wall_s"], r["peak_rss_mb"],
+             baseline=p_run["wall_s"], ratio=p_run["wall_s"] / r["wall_s"],
+             note=f"dbt run --select +synthetic_events_aligned --exclude {TWO_STAGE_EXCLUDE}; wall incl. dbt start-up "
+                  "and publish; baseline = the P_hat run (which also builds translation)"),
+    ]
+    shutil.rmtree(world_dir / "two_stage", ignore_errors=True)
+    return out
+
+
+def _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows) -> tuple[list[dict], dict]:
+    r = _run_two_stage(world, world_dir, dbt_vars, memory_limit)
+    st = r["stages"]
+    rows.append(_row(n, "generate world (numpy -> parquet)", world["source_events"] + world["target_events"], gen_s))
+    for m in MODELS:
+        if m in st:
+            rows.append(_row(n, f"two_stage dbt: {m}", st[m]["rows"], st[m]["seconds"], st[m]["peak_rss_mb"]))
+    rows.append(_row(n, "two_stage: dbt total (raw events -> synthetic_events_aligned, no co-occurrence)",
+                     st.get("synthetic_events_aligned", {}).get("rows"), r["wall_s"], r["peak_rss_mb"],
+                     note=f"dbt run --select +synthetic_events_aligned --exclude {TWO_STAGE_EXCLUDE}; RSS = whole run peak"))
+    with duckdb.connect(str(r["db"]), read_only=True) as con:
+        w = con.execute("select coalesce(sum(cast(n_source_items as bigint) * n_target_items), 0) "
+                        "from int_overlap_users").fetchone()[0]
+    meta = {"world": world, "spec": asdict(spec), "triples": int(w), "pairs_scipy": None, "pairs_pandas": None,
+            "pairs_scalr": None, "scalr_equals_scipy": None, "run_wall_s": r["wall_s"],
+            "cooccurrence_partitions": None, "run_peak_rss_mb": r["peak_rss_mb"]}
+    if keep:
+        meta["db"] = str(r["db"])
+    else:
+        shutil.rmtree(world_dir, ignore_errors=True)
     return rows, meta
 
 
@@ -630,30 +729,79 @@ def machine() -> str:
             f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}; duckdb {duckdb.__version__}")
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--source-events", default="1e6", help="comma-separated sizes, e.g. 1e6,1e7,1e8")
-    ap.add_argument("--overlap", type=float, default=BenchSpec.overlap)
-    ap.add_argument("--target-ratio", type=float, default=BenchSpec.target_ratio)
-    ap.add_argument("--events-per-user", type=float, default=BenchSpec.events_per_user)
-    ap.add_argument("--n-source-items", type=int, default=None)
-    ap.add_argument("--n-target-items", type=int, default=None)
-    ap.add_argument("--ids", choices=["int", "str"], default="int")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--vars", default="{}", help="extra dbt vars as JSON, e.g. '{\"max_items_per_user\": 50}'")
-    ap.add_argument("--loop-events", type=int, default=3000)
-    ap.add_argument("--memory-limit", default="6GB")
-    ap.add_argument("--workdir", default=None, help="where worlds and DuckDB files go (default a temp dir)")
-    ap.add_argument("--out", default=str(PROJECT / "bench_results"))
+def _int_list(text: str) -> list[int]:
+    """'1e6,7e6' -> [1000000, 7000000]; argparse reports anything else as a bad value."""
+    try:
+        out = [int(float(x)) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 1e6,7e6; got {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return out
+
+
+def _json_vars(text: str) -> dict:
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg}): {text!r}") from None
+    if not isinstance(v, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object of dbt vars, got {text!r}")
+    return v
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m scalr.bench") -> pd.DataFrame:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
+                                 epilog="Writes bench_results/bench_<stamp>.csv and .md; see docs/performance.md.")
+    ap.add_argument("--source-events", default="1e6", type=_int_list,
+                    help="comma-separated world sizes in source events, e.g. 1e6,1e7,1e8 (default: 1e6)")
+    ap.add_argument("--overlap", type=float, default=BenchSpec.overlap,
+                    help="share of users that also have target events, in (0, 1] (default: %(default)s)")
+    ap.add_argument("--target-ratio", type=float, default=BenchSpec.target_ratio,
+                    help="target events per source event: the target sparsity (default: %(default)s)")
+    ap.add_argument("--events-per-user", type=float, default=BenchSpec.events_per_user,
+                    help="mean source events per user; sets the number of users (default: %(default)s)")
+    ap.add_argument("--n-source-items", type=int, default=None,
+                    help="source catalog size (default: 20 * sqrt(source events), at least 200)")
+    ap.add_argument("--n-target-items", type=int, default=None,
+                    help="target catalog size (default: half the source catalog)")
+    ap.add_argument("--ids", choices=["int", "str"], default="int",
+                    help="item and user ids written as integer-like or string ids (default: int)")
+    ap.add_argument("--seed", type=int, default=7, help="seed of the world generator (default: %(default)s)")
+    ap.add_argument("--vars", default={}, type=_json_vars,
+                    help="extra dbt vars as a JSON object, e.g. '{\"max_items_per_user\": 50}' (default: none)")
+    ap.add_argument("--loop-events", type=int, default=3000,
+                    help="source events the naive per-event sampling loop is timed on, extrapolated per event "
+                    "(default: %(default)s)")
+    ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit of the dbt runs, as SCALR_MEMORY_LIMIT (default: %(default)s)")
+    ap.add_argument("--workdir", default=None, help="where worlds and DuckDB files go (default: a temp dir, removed)")
+    ap.add_argument("--out", default=str(PROJECT / "bench_results"), help="directory of the CSV and Markdown results (default: bench_results/ in the project)")
     ap.add_argument("--keep", action="store_true", help="keep worlds and databases")
-    ap.add_argument("--cap-study", default=None, help="comma-separated max_items_per_user values: "
+    ap.add_argument("--cap-study", default=None, type=_int_list, help="comma-separated max_items_per_user values: "
                     "triples and TV distance of P_hat vs uncapped on each world (scipy, no dbt)")
-    ap.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,2,4,8,16: rerun the "
-                    "models per count (dbt and DuckDB threads) and time the co-occurrence SQL per count")
+    ap.add_argument("--threads", default=None, type=_int_list, help="comma-separated thread counts, e.g. 1,2,4,8,16: "
+                    "rerun the models per count (dbt and DuckDB threads) and time the co-occurrence SQL per count")
     ap.add_argument("--dbt-only", action="store_true", help="only generate the world and run dbt (per-model "
                     "seconds and RSS): no baselines, for worlds too large for scipy / pandas in memory")
+    ap.add_argument("--samplers", default=",".join(SAMPLERS), help="synthetic samplers to run per world: "
+                    "p_hat (the default path, with every baseline) and / or two_stage (its own dbt run without "
+                    "the co-occurrence); two_stage alone needs --dbt-only")
     a = ap.parse_args(argv)
-    sizes = [int(float(s)) for s in a.source_events.split(",") if s.strip()]
+    from scalr.cli import fail
+    for name in ("overlap",):
+        if not 0 < getattr(a, name) <= 1:
+            fail(prog, f"--{name} must be in (0, 1], got {getattr(a, name)}")
+    if a.target_ratio <= 0 or a.events_per_user <= 0 or a.loop_events < 1:
+        fail(prog, "--target-ratio, --events-per-user and --loop-events must be positive")
+    if not (PROJECT / "dbt_project.yml").is_file():
+        fail(prog, f"no dbt_project.yml at {PROJECT}: run from a checkout of the project installed with "
+                   "pip install -e . (make setup)")
+    if Path(a.out).exists() and not Path(a.out).is_dir():
+        fail(prog, f"--out {a.out!r} exists and is not a directory")
+    samplers = tuple(x.strip() for x in a.samplers.split(",") if x.strip())
+    if not set(samplers) <= set(SAMPLERS) or not samplers or ("p_hat" not in samplers and not a.dbt_only):
+        ap.error(f"--samplers: a subset of {SAMPLERS}; two_stage alone needs --dbt-only")
+    sizes = a.source_events
     spec_kw = {"overlap": a.overlap, "target_ratio": a.target_ratio, "events_per_user": a.events_per_user,
                "n_source_items": a.n_source_items, "n_target_items": a.n_target_items, "ids": a.ids,
                "seed": a.seed}
@@ -661,10 +809,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     work.mkdir(parents=True, exist_ok=True)
     all_rows, metas = [], []
     for n in sizes:
-        caps = [int(c) for c in a.cap_study.split(",")] if a.cap_study else []
-        rows, meta = bench_size(n, work, spec_kw, json.loads(a.vars), a.loop_events, a.memory_limit,
-                                a.keep or bool(caps), dbt_only=a.dbt_only,
-                                scaling=[int(t) for t in a.threads.split(",")] if a.threads else None)
+        caps = a.cap_study or []
+        rows, meta = bench_size(n, work, spec_kw, a.vars, a.loop_events, a.memory_limit,
+                                a.keep or bool(caps), dbt_only=a.dbt_only, scaling=a.threads,
+                                samplers=samplers)
         if caps:
             cs = cap_study(Path(meta["db"]), caps)
             cs.insert(0, "source_events", int(n))
@@ -688,8 +836,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     header = (f"# scalr benchmark {stamp}\n\nMachine: {machine()}\n\nArgs: `{' '.join(argv or sys.argv[1:])}`\n\n")
     notes = "\n".join(f"- {r['stage']} ({r['source_events']:,}): {r['note']}" for r in all_rows if r["note"])
     worlds = "\n".join(f"- {m['spec']['source_events']:,} source events: {json.dumps(m['world'])}, "
-                       f"triples {m['triples'] or 0:,}, pairs scalr/scipy/pandas {m['pairs_scalr'] or 0:,}/"
-                       f"{m['pairs_scipy'] or 0:,}/{m['pairs_pandas'] or 0:,}, scalr == scipy: {m['scalr_equals_scipy']}, "
+                       f"triples {m['triples'] or 0:,}, pairs scalr/scipy/pandas/polars {m['pairs_scalr'] or 0:,}/"
+                       f"{m['pairs_scipy'] or 0:,}/{m['pairs_pandas'] or 0:,}/{m.get('pairs_polars') or 0:,}, scalr == scipy: {m['scalr_equals_scipy']}, "
                        f"co-occurrence partitions {m['cooccurrence_partitions']}"
                        for m in metas)
     caps_md = ""

@@ -180,18 +180,31 @@ def write(world: World, out: Path) -> dict[str, Path]:
     return paths
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Write the seeded scalr demo world (CSV.gz).")
-    ap.add_argument("--out", default="demo", type=Path)
-    ap.add_argument("--users", type=int, default=WorldSpec.n_users)
-    ap.add_argument("--seed", type=int, default=WorldSpec.seed)
+def main(argv: list[str] | None = None, prog: str = "python -m scalr.demo_world") -> None:
+    ap = argparse.ArgumentParser(prog=prog, description="Write the seeded scalr demo world: events.csv.gz and "
+                                 "items.csv.gz (same seed, byte-identical files).")
+    ap.add_argument("--out", default="demo", type=Path, help="output directory, created if missing (default: demo)")
+    ap.add_argument("--users", type=int, default=WorldSpec.n_users,
+                    help=f"number of users (default: {WorldSpec.n_users})")
+    ap.add_argument("--seed", type=int, default=WorldSpec.seed, help=f"random seed (default: {WorldSpec.seed})")
     ap.add_argument("--source-domains", default="source",
                     help="comma-separated source domain names (default: source)")
     args = ap.parse_args(argv)
-    spec = WorldSpec(n_users=args.users, seed=args.seed,
-                     source_domains=tuple(args.source_domains.split(",")))
+    from scalr.cli import fail
+    if args.users < 1:
+        fail(prog, f"--users must be at least 1, got {args.users}")
+    domains = tuple(d.strip() for d in args.source_domains.split(",") if d.strip())
+    if not domains or len(set(domains)) != len(domains) or WorldSpec.target_domain in domains:
+        fail(prog, f"--source-domains must name distinct domains other than {WorldSpec.target_domain!r}, "
+                   f"got {args.source_domains!r}")
+    if args.out.exists() and not args.out.is_dir():
+        fail(prog, f"--out {str(args.out)!r} exists and is not a directory")
+    spec = WorldSpec(n_users=args.users, seed=args.seed, source_domains=domains)
     world = generate(spec)
-    paths = write(world, args.out)
+    try:
+        paths = write(world, args.out)
+    except OSError as e:
+        fail(prog, f"cannot write to {str(args.out)!r}: {e.strerror}")
     print(f"demo world: {len(world.events):,} events, {world.events.user_id.nunique():,} users, "
           f"{len(world.items):,} items -> {paths['events']}, {paths['items']}")
 

@@ -17,6 +17,8 @@ import duckdb
 import numpy as np
 from scipy import stats
 
+from scalr.cli import existing_file, fail
+
 _CELLS = """
 with draws as (
     select source_domain, source_item, target_item, count(*) as n_obs
@@ -64,13 +66,31 @@ def fit_tests(con: duckdb.DuckDBPyConnection, seed: int = 0, bins: int = 20) -> 
             "cell_chi2_pvalue": float(stats.chi2.sf(chi2, dof)) if len(obs) else float("nan")}
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", default="scalr.duckdb")
+def main(argv: list[str] | None = None, prog: str = "python -m scalr.diagnostics") -> None:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="Prints the number of draws, the two p-values and the cells tested. "
+                                        "A p-value far below 0.05 says the draws do not follow p_norm.")
+    ap.add_argument("--db", default="scalr.duckdb",
+                    help="DuckDB file built by dbt build, opened read-only (default: scalr.duckdb)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the randomized PIT's uniform draws (default: 0)")
+    ap.add_argument("--bins", type=int, default=20, help="equal-width bins of the PIT values (default: 20)")
     args = ap.parse_args(argv)
-    with duckdb.connect(args.db, read_only=True) as con:
-        for k, v in fit_tests(con).items():
-            print(f"{k:>18}: {v}")
+    if args.bins < 2:
+        fail(prog, f"--bins must be at least 2, got {args.bins}")
+    db = existing_file(prog, args.db, "DuckDB file", "build it with make demo or dbt build, or pass --db")
+    try:
+        with duckdb.connect(str(db), read_only=True) as con:
+            missing = {"synthetic_events", "translation"} - {r[0] for r in con.sql(
+                "select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+            if missing:
+                fail(prog, f"{db} has no table {', '.join(sorted(missing))} in schema main "
+                           "(build the project with dbt build first)")
+            res = fit_tests(con, seed=args.seed, bins=args.bins)
+    except duckdb.Error as e:
+        fail(prog, f"cannot read {db}: {str(e).splitlines()[0]}")
+    for k, v in res.items():
+        print(f"{k:>18}: {v}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Variants sample from the build's `translation` mart through the same library cal
 models (scalr.generators); a variant that changes a translation var gets its own dbt build.
 Writes DuckDB tables ``experiment_results`` (one row per keep x config x model x seed x segment;
 the same metric columns as the mart model_metrics), ``experiment_deciles``, ``leak_audit_results``,
-``experiment_splits`` and ``reports/<name>/report.md``.
+``experiment_splits``, ``reports/<name>/report.md`` and ``report.html`` (one self-contained page).
 """
 from __future__ import annotations
 
@@ -61,6 +61,16 @@ STUDIES: dict[str, tuple[str, dict]] = {
     "shrinkage_5": ("RQ4 shrinkage", {"vars": {"translation_shrinkage": 5}}),
     "noise_eps_1": ("privacy", {"vars": {"count_noise_epsilon": 1.0}}),
     "noise_eps_0.2": ("privacy", {"vars": {"count_noise_epsilon": 0.2}}),
+    # model-based generation (README "Model-based generation"): "build" = dbt vars of a variant whose
+    # synthetic events the dbt models themselves make (its own build of +synthetic_events_aligned)
+    "model": ("model-based generation", {"build": {"generator": "model"}}),
+    "model_tau_0.01": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.01}}),
+    "model_tau_0.03": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.03}}),
+    "model_tau_0.3": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0.3}}),
+    "model_tau_1": ("model-based generation", {"build": {"generator": "model", "model_temperature": 1.0}}),
+    "model_top1": ("model-based generation", {"build": {"generator": "model", "model_temperature": 0,
+                                                        "synthetic_k": 1}}),
+    "model_no_explore": ("model-based generation", {"build": {"generator": "model", "model_explore": 0}}),
 }
 
 
@@ -114,6 +124,7 @@ def run_dbt(v: dict, work: Path, select: str) -> Path:
     return db
 
 
+CONFIG_KEYS = {"name", "vars", "target_keep_users", "studies", "controls", "ladder", "report_dir", "results_db"}
 BUILD_SELECT = "+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values"
 
 
@@ -125,6 +136,15 @@ def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[l
     for name in wanted:
         study, over = STUDIES[name]
         over = dict(over)
+        bvars = over.pop("build", None)
+        if bvars:
+            db = run_dbt({**v, **bvars}, work / name, "+synthetic_events_aligned")
+            with duckdb.connect(str(db), read_only=True) as con:
+                syn = con.sql("select * from synthetic_events_aligned order by user_id, source_item, event_ts, draw").df()
+                raw = con.sql("select count(*) from synthetic_events").fetchall()[0][0]
+            out.append(la.Generator(name, syn, study, ("T+S",), {"synthetic_rows_raw": int(raw),
+                                                                  "synthetic_rows": len(syn)}))
+            continue
         tvars = over.pop("vars", None)
         lam = over.pop("lambda", None)
         purge = over.pop("purge_threshold", "unset")
@@ -203,16 +223,62 @@ def run(config_path: str) -> pd.DataFrame:
                 con.sql(f"create or replace table {tname} as select * from f")
                 con.unregister("f")
     from scalr.report import write_report
-    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime)
+    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime,
+                 synthetic_lambda=float({**project_vars(), **cfg.get("vars", {})}["synthetic_lambda"]))
     log(f"done in {runtime:.0f}s: {len(res)} result rows -> {res_db} (table experiment_results), "
-        f"report {out_dir / 'report.md'}")
+        f"report {out_dir / 'report.md'} and report.html")
     return res
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m scalr.experiments", description=__doc__.splitlines()[0])
-    ap.add_argument("config", help="an experiments/*.yml file")
+def check_config(config_path: str) -> dict:
+    """The parsed config, or ValueError naming what is wrong (missing file, bad YAML, unknown keys,
+    unknown studies, a target_keep_users outside (0, 1])."""
+    if not (PROJECT / "dbt_project.yml").is_file():
+        raise ValueError(f"no dbt_project.yml at {PROJECT}: run from a checkout of the project installed with "
+                         "pip install -e . (make setup)")
+    p = Path(config_path)
+    if not p.is_file():
+        raise ValueError(f"config {config_path!r} not found" + (": it is a directory" if p.is_dir() else ""))
+    try:
+        cfg = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"config {config_path!r} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"config {config_path!r} must be a YAML mapping (name, vars, target_keep_users, studies, ...)")
+    unknown = set(cfg) - CONFIG_KEYS
+    if unknown:
+        raise ValueError(f"config {config_path!r}: unknown keys {sorted(unknown)}; known: {sorted(CONFIG_KEYS)}")
+    bad_vars = set(cfg.get("vars") or {}) - set(project_vars())
+    if bad_vars:
+        raise ValueError(f"config {config_path!r}: vars {sorted(bad_vars)} are not vars of dbt_project.yml")
+    bad_ladder = set(cfg.get("ladder") or {}) - {f.name for f in dataclasses.fields(la.LadderConfig)}
+    if bad_ladder:
+        raise ValueError(f"config {config_path!r}: ladder keys {sorted(bad_ladder)} are not fields of "
+                         "scalr.ladder.LadderConfig")
+    studies = set(cfg.get("studies") or []) - set(STUDIES)
+    if studies:
+        raise ValueError(f"config {config_path!r}: unknown studies {sorted(studies)}; known: {sorted(STUDIES)}")
+    keeps = cfg.get("target_keep_users", [1.0])
+    if not isinstance(keeps, list) or not all(isinstance(k, (int, float)) and 0 < k <= 1 for k in keeps):
+        raise ValueError(f"config {config_path!r}: target_keep_users must be a list of fractions in (0, 1], got {keeps!r}")
+    return cfg
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m scalr.experiments") -> None:
+    ap = argparse.ArgumentParser(prog=prog, description="One-command SCALR study: per target_keep_users a dbt build of the data, then "
+                                 "the ladder (T, T+F, T+S, T+F+S, heuristics), generator studies and controls, every "
+                                 "arm against the target-only arm T.",
+                                 epilog="Writes reports/<name>/report.md, report.html (one self-contained page) and "
+                                        "experiments.duckdb (table experiment_results). Example: "
+                                        f"{prog} experiments/demo.yml")
+    ap.add_argument("config", help="an experiments/*.yml file (keys: name, vars, target_keep_users, studies, "
+                                   "controls, ladder, report_dir, results_db)")
     args = ap.parse_args(argv)
+    from scalr.cli import fail
+    try:
+        check_config(args.config)
+    except ValueError as e:
+        fail(prog, str(e))
     run(args.config)
 
 

@@ -190,3 +190,17 @@ def _solve_side(x: np.ndarray, y: np.ndarray, indptr: np.ndarray, cols: np.ndarr
             rs = rs_new
         x[lo_row:hi_row] = xs
         lo_row = hi_row
+
+
+def fold_in(item: np.ndarray, u: np.ndarray, i: np.ndarray, w: np.ndarray, n_users: int,
+            cfg: FactorConfig) -> np.ndarray:
+    """User vectors for the cells (u[k], i[k], w[k]) against fixed item factors ``item``: the ALS
+    user step solved to convergence (``cfg.factors`` CG steps from zero, exact in exact arithmetic
+    for an f-dimensional system). A user without a positive cell gets a zero vector. Deterministic
+    as ``fit_als`` (einsum / scipy CSR only)."""
+    u, i, w = _check_inputs(u, i, w, n_users, item.shape[0])
+    x = np.zeros((n_users, item.shape[1]))
+    steps = FactorConfig(factors=item.shape[1], regularization=cfg.regularization, alpha=cfg.alpha,
+                         iterations=1, cg_steps=max(item.shape[1], 1), seed=cfg.seed)
+    _solve_side(x, np.asarray(item, dtype=np.float64), *_cells(u, i, w, n_users, item.shape[0]), steps)
+    return x

@@ -1,0 +1,167 @@
+"""The project as a dbt / recsys engineer expects it (issue 18): the input files are dbt sources and
+the docs lineage starts at them (checked in headless Chromium), the SQL marts have enforced
+contracts and the Python marts typed and range tests, `main` / `published` hold only the models,
+the Parquet export round-trips, and the items file default and the popularity fallback are stated.
+One small dbt build (module fixture: a world without an items file, every model but
+model_metrics, whose training dominates the build; test_dbt_build builds and tests it) is shared by
+every test here."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from scalr import demo_world
+from tests.browser import render, require_chromium
+from tests.conftest import PROJECT, run_dbt
+
+EXPORTED = ["synthetic_events_aligned", "translation", "training_rows"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ecosystem")
+    paths = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=600)), tmp / "world")
+    v = {"events_path": str(paths["events"]), "items_path": None, "export_dir": str(tmp / "export"),
+         "mf_factors": 4}
+    res = run_dbt(tmp / "run", v, extra=["--exclude", "model_metrics"])
+    assert res.ok, res.output[-4000:]
+    manifest = json.loads((tmp / "run" / "target" / "manifest.json").read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    marts = {k: n for k, n in models.items() if n["fqn"][1] == "marts"}
+    return SimpleNamespace(res=res, vars=v, tmp=tmp, manifest=manifest, models=models, marts=marts)
+
+
+def _text(dom: str) -> str:
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S | re.I)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+def test_sources_start_the_lineage_and_the_static_docs_render_it(built):
+    m = built.manifest
+    events, items = m["sources"]["source.scalr.scalr.events"], m["sources"]["source.scalr.scalr.items"]
+    assert str(Path(built.vars["events_path"])) in events["config"]["external_location"]
+    assert "all_varchar = true" in events["config"]["external_location"]
+    assert m["child_map"]["source.scalr.scalr.events"] == ["model.scalr.base_events"]
+    assert m["child_map"]["source.scalr.scalr.items"] == ["model.scalr.stg_items"]
+    assert "Welcome!" not in json.dumps(m["docs"].get("doc.scalr.__overview__", {}))
+
+    require_chromium()
+    res = run_dbt(built.tmp / "run", built.vars, command="docs generate", db=built.res.db,
+                  extra=["--static", "--no-compile"])
+    assert res.ok, res.output[-3000:]
+    catalog = json.loads((built.tmp / "run" / "target" / "catalog.json").read_text())
+    # the catalog says what the header says: table marts are tables, the view mart a view
+    for name, node in built.marts.items():
+        if name == "model_metrics":
+            continue  # not built here
+        want = {"table": "BASE TABLE", "view": "VIEW"}[node["config"]["materialized"]]
+        assert catalog["nodes"][node["unique_id"]]["metadata"]["type"] == want, name
+    page = (built.tmp / "run" / "target" / "static_index.html").as_uri()
+    shots = built.tmp / "screenshots"
+
+    overview = render(page + "#!/overview", shots, "overview")
+    text = _text(overview.dom)
+    assert "scalr: synthetic target-domain training events from a source domain" in text
+    assert "Welcome!" not in text
+    # the source's page with its lineage graph open: the page lists the model that reads the
+    # source (Referenced By), and cytoscape draws the graph's nodes into a sized canvas
+    graph = render(page + "#!/source/source.scalr.scalr.events?g_v=1", shots, "source_events_lineage")
+    text = _text(graph.dom)
+    assert re.search(r"scalr\.events source table", text), text[:2000]
+    assert re.search(r"Referenced By Models base_events", text), text[:4000]
+    sizes = [(int(w), int(h)) for w, h in re.findall(
+        r'<canvas[^>]*data-id="layer2-node"[^>]*width="(\d+)" height="(\d+)"', graph.dom)]
+    assert sizes and max(w for w, _ in sizes) > 500 and max(h for _, h in sizes) > 300, sizes
+    assert all(s.screenshot.stat().st_size > 20_000 for s in (overview, graph))
+
+
+def test_contracts_on_sql_marts_and_typed_python_marts(built):
+    tests = [n for n in built.manifest["nodes"].values() if n["resource_type"] == "test"]
+    sql = {k: n for k, n in built.marts.items() if n["language"] == "sql"}
+    py = {k: n for k, n in built.marts.items() if n["language"] == "python"}
+    assert {"translation", "privacy_audit"} <= set(sql) and {"training_rows", "synthetic_events_aligned"} <= set(py)
+    for name, node in built.marts.items():
+        assert node["columns"] and all(c["data_type"] for c in node["columns"].values()), name
+        if name in sql:
+            assert node["contract"]["enforced"], name
+        else:
+            checks = [t for t in tests if t["attached_node"] == node["unique_id"]
+                      and t["test_metadata"]["name"] == "column_types_match"]
+            assert len(checks) == 1, name
+            if name != "model_metrics":
+                assert re.search(rf"PASS\s.*column_types_match_{name}_", built.res.output), name
+    ranges = {(t["attached_node"].split(".")[-1], t["column_name"]) for t in tests
+              if t.get("test_metadata", {}).get("name") == "value_between"}
+    assert {("synthetic_events_aligned", "p_hat"), ("training_rows", "sample_weight"),
+            ("leak_audit", "adversarial_auc"), ("model_metrics", "recall_at_50")} <= ranges
+    # the documented types are the built ones (the check the generic test makes, made here too)
+    with built.res.con() as con:
+        for name, node in built.marts.items():
+            if name == "model_metrics":
+                continue
+            got = dict(con.sql(f"select column_name, data_type from information_schema.columns where "
+                               f"table_schema = 'main' and table_name = '{name}'").fetchall())
+            assert got == {c: d["data_type"].upper() for c, d in node["columns"].items()}, name
+
+
+def test_main_and_published_hold_only_the_models(built):
+    with built.res.con() as con:
+        rels = con.sql("select table_schema, table_name, table_type from information_schema.tables "
+                       "where table_schema in ('main', 'published')").fetchall()
+    main = {n: t for s, n, t in rels if s == "main"}
+    published = {n: t for s, n, t in rels if s == "published"}
+    built_models = {k for k, n in built.models.items() if n["config"]["materialized"] != "ephemeral"}
+    assert set(main) == built_models - {"model_metrics"}
+    assert set(published) == set(built.marts) - {"model_metrics"}
+    for name, node in built.models.items():
+        if name in main:
+            assert main[name] == {"table": "BASE TABLE", "view": "VIEW"}[node["config"]["materialized"]], name
+
+
+def test_parquet_export_round_trips(built):
+    out = Path(built.vars["export_dir"])
+    assert "NOT exporting" not in built.res.output
+    con = duckdb.connect()
+    schema = con.sql(f"select * from '{out / 'scalr_export_schema_0.parquet'}' order by mart, ordinal").df()
+    assert sorted(set(schema.mart)) == sorted(EXPORTED)
+    with built.res.con() as db:
+        for name in EXPORTED:
+            path = out / f"{name}.parquet"
+            cols = list(built.marts[name]["columns"])
+            described = con.sql(f"describe select * from '{path}'").fetchall()
+            # the file schema is the documented one: names, order and types
+            assert [(r[0], r[1].lower()) for r in described] == \
+                [(c, built.marts[name]["columns"][c]["data_type"]) for c in cols], name
+            assert list(schema[schema.mart == name].column_name) == cols
+            back = con.sql(f"select * from '{path}' order by all").df()
+            orig = db.sql(f"select {', '.join(cols)} from published.{name} order by all").df()
+            assert len(back) == len(orig) == schema[schema.mart == name].n_rows.iat[0] > 0, name
+            pd.testing.assert_frame_equal(back, orig, check_exact=True, obj=name)
+    # the run-operation writes the same files, byte for byte
+    again = built.tmp / "export_again"
+    res = run_dbt(built.tmp / "run", built.vars, command="run-operation scalr_export_parquet", db=built.res.db,
+                  extra=["--args", json.dumps({"export_dir": str(again)})])
+    assert res.ok, res.output[-3000:]
+    for f in sorted(out.iterdir()):
+        assert (again / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+def test_items_default_beside_the_demo_events_and_popularity_fallback_is_stated(built):
+    defaults = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
+    events, items = Path(defaults["events_path"]), Path(defaults["items_path"])
+    assert items.parent == events.parent and events.parent.name == "demo"
+    spec = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=50)), built.tmp / "names")
+    assert (spec["events"].name, spec["items"].name) == (events.name, items.name)  # what make demo writes
+    # the fixture's world has no items file (items_path null): a warning naming the model, and the
+    # summary says so (test_dbt_build: 'items file' with one)
+    assert "int_target_item_values: var items_path is null, so every target train item is valued by its " \
+           "popularity" in built.res.output
+    with built.res.con() as con:
+        assert set(con.sql("select value_source from published.synthetic_summary").fetchall()) == {("popularity",)}
