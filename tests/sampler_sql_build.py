@@ -11,6 +11,7 @@
   while they do; test_spark waits for it."""
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import os
@@ -66,6 +67,7 @@ def start_spark(tmp_path_factory) -> subprocess.Popen:
              "--export", "translation,synthetic_events_sql", "--out", str(tmp / "spark_out"),
              "--target-path", str(tmp / "spark_target"), "--log-path", str(tmp / "spark_logs")],
             cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+        atexit.register(lambda p=_cache["spark"]: p.poll() is None and p.kill())  # a session that stops early
     return _cache["spark"]
 
 
