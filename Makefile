@@ -8,7 +8,7 @@ DEMO_VARS := {items_path: demo/items.csv.gz}
 
 SCALR_DB ?= scalr.duckdb
 
-.PHONY: setup demo test bench experiments sql clean
+.PHONY: setup setup-spark demo test bench experiments sql clean
 
 setup: $(VENV)/.scalr-installed
 
@@ -16,6 +16,13 @@ $(VENV)/.scalr-installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+# The Spark target (README "Spark"): dbt-spark + pyspark into the same venv; needs Java 17.
+setup-spark: $(VENV)/.scalr-spark-installed
+
+$(VENV)/.scalr-spark-installed: requirements-spark.txt $(VENV)/.scalr-installed
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-spark.txt
 	touch $@
 
 demo/events.csv.gz: | setup
@@ -42,4 +49,4 @@ sql: setup
 # every output of the targets above and of dbt / pytest (keeps .venv)
 clean:
 	rm -rf target logs dbt_packages demo scalr.duckdb scalr.duckdb.wal .duckdb_tmp \
-		reports bench_results .pytest_cache
+		reports bench_results .pytest_cache spark-warehouse spark-metastore spark-metastore.log spark_out

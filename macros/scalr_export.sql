@@ -32,6 +32,10 @@
 {%- endmacro %}
 
 {% macro scalr_export_sql(export_dir, marts=['synthetic_events_aligned', 'translation', 'training_rows']) -%}
+  {{ return(adapter.dispatch('scalr_export_sql', 'scalr')(export_dir, marts)) }}
+{%- endmacro %}
+
+{% macro default__scalr_export_sql(export_dir, marts) -%}
   {%- set dir = (export_dir | string).rstrip('/') | replace("'", "''") -%}
   {%- set published = adapter.get_relation(database=target.database, schema='published', identifier=marts[0]) -%}
   {%- set schema = 'published' if published is not none else target.schema -%}

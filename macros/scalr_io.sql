@@ -4,6 +4,16 @@
     relation as `reader`. All DuckDB-only syntax lives in macros like these, dispatched through
     adapter.dispatch so another engine can provide its own implementation. -#}
 
+{% macro scalr_source_reader(src, path) -%}
+  {#- What the staging models select from to read the input file of source `src` (var `path`):
+      on DuckDB the source itself (dbt-duckdb renders its external_location, a read_csv /
+      read_parquet table function); on Spark a temporary view over the file
+      (spark__scalr_source_reader, macros/scalr_spark.sql). The models call source() either way,
+      so lineage starts at the source. -#}
+  {{ return(adapter.dispatch('scalr_source_reader', 'scalr')(src, path)) }}
+{%- endmacro %}
+{% macro default__scalr_source_reader(src, path) -%}{{ return(src) }}{%- endmacro %}
+
 {% macro scalr_file_columns(path, reader, var_name='events_path', model_name='base_events') -%}
   {#- Column names of a file (lower-cased); errors name the model, the variable and the path. -#}
   {{ return(scalr_file_column_types(path, reader, var_name, model_name).keys() | list) }}
@@ -16,17 +26,43 @@
   {%- if not path -%}
     {{ scalr_fail(model_name, "var " ~ var_name ~ " is empty (0 files, 0 rows)") }}
   {%- endif -%}
-  {%- set n = run_query("select count(*) from glob('" ~ (path | replace("'", "''")) ~ "')").columns[0].values()[0] -%}
+  {%- set n = scalr_file_count(path) -%}
   {%- if n == 0 -%}
     {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist, or is a directory: give a file or a glob such as dir/*.csv)") }}
   {%- endif -%}
-  {%- set rel = run_query("describe select * from " ~ reader ~ " limit 0") -%}
+  {%- set rel = run_query(scalr_describe_sql("select * from " ~ reader ~ " limit 0")) -%}
   {%- set types = {} -%}
   {%- for r in rel.rows -%}
     {%- if (r[0] | lower) != 'scalr_source_file' -%}{%- do types.update({r[0] | lower: r[1] | upper}) -%}{%- endif -%}
   {%- endfor -%}
   {{ return(types) }}
 {%- endmacro %}
+
+{% macro scalr_file_count(path) -%}
+  {#- Number of files matching a path or glob. -#}
+  {{ return(adapter.dispatch('scalr_file_count', 'scalr')(path)) }}
+{%- endmacro %}
+{% macro default__scalr_file_count(path) -%}
+  {{ return(run_query("select count(*) from glob('" ~ (path | replace("'", "''")) ~ "')").columns[0].values()[0]) }}
+{%- endmacro %}
+
+{% macro scalr_describe_sql(sql) -%}
+  {#- A query whose rows are (column name, type, ...) of the result of `sql`. -#}
+  {{ return(adapter.dispatch('scalr_describe_sql', 'scalr')(sql)) }}
+{%- endmacro %}
+{% macro default__scalr_describe_sql(sql) -%}describe {{ sql }}{%- endmacro %}
+
+{% macro scalr_epoch_us(ts_expr) -%}
+  {#- Microseconds since 1970-01-01 of a timestamp, as a bigint (engine-independent text keys). -#}
+  {{ return(adapter.dispatch('scalr_epoch_us', 'scalr')(ts_expr)) }}
+{%- endmacro %}
+{% macro default__scalr_epoch_us(ts_expr) -%}epoch_us({{ ts_expr }}){%- endmacro %}
+
+{% macro scalr_explode_range(lo, hi) -%}
+  {#- Select-list expression: one row per integer lo..hi (inclusive) of the row. -#}
+  {{ return(adapter.dispatch('scalr_explode_range', 'scalr')(lo, hi)) }}
+{%- endmacro %}
+{% macro default__scalr_explode_range(lo, hi) -%}unnest(range({{ lo }}, {{ hi }} + 1)){%- endmacro %}
 
 {% macro scalr_require_columns(model_name, path, reader, cols, required, hint='') -%}
   {#- Stops the build when a required column is missing or appears twice in the header (the reader

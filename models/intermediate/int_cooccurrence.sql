@@ -73,7 +73,7 @@ final as (
         p.target_key,
         cast(p.n_users_ji as integer) as n_users_ji,
         cast(c.n_users_j as integer) as n_users_j,
-        p.n_users_ji * 1.0 / c.n_users_j as p_hat
+        cast(p.n_users_ji as double) / c.n_users_j as p_hat
     from pair_counts as p
     inner join source_counts as c on p.source_key = c.source_key
 )

@@ -92,7 +92,7 @@ kept as (
 target_popularity as (
     select
         item_key as target_key,
-        n_users * 1.0 / sum(n_users) over () as pop_share
+        cast(n_users as double) / sum(n_users) over () as pop_share
     from items
     where domain_role = 'target'
 ),
@@ -111,7 +111,7 @@ scored as (
 normalised as (
     select
         *,
-        n_users_ji * 1.0 / n_users_j as p_hat,
+        cast(n_users_ji as double) / n_users_j as p_hat,
         p_score / sum(p_score) over (partition by source_key) as p_norm,
         row_number() over (
             partition by source_key
@@ -150,8 +150,8 @@ normalised as (
             r.*,
             t.n_users_kept,
             t.n_targets,
-            r.n_users_ji * 1.0 / r.n_users_j as p_hat,
-            r.n_users_ji * 1.0 / t.n_users_kept as p_norm
+            cast(r.n_users_ji as double) / r.n_users_j as p_hat,
+            cast(r.n_users_ji as double) / t.n_users_kept as p_norm
         from ranked_targets as r
         inner join source_totals as t on r.source_key = t.source_key
     ),

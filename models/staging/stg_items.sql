@@ -1,16 +1,16 @@
 {#- Validated item values from var items_path (source scalr.items: item_id, domain, value). Without items_path the
     model is empty and an item's value falls back to its target train popularity. -#}
 {%- set path = var('items_path') -%}
-{%- set reader = source('scalr', 'items') -%}
+{%- set reader = scalr_source_reader(source('scalr', 'items'), path) -%}
 {%- set ctx = "items_path=" ~ path -%}
 {%- if path and scalr_checks_data() -%}
   {%- set cols = scalr_file_columns(path, reader, 'items_path', 'stg_items') -%}
   {{ scalr_require_columns('stg_items', path, reader, cols, ['item_id', 'domain', 'value']) }}
   {%- set raw -%}
-    (select cast(item_id as varchar) as item_id, cast(domain as varchar) as domain,
-            cast(value as varchar) as value_raw,
-            {{ scalr_try_cast('cast(value as varchar)', 'double') }} as value,
-            count(*) over (partition by cast(item_id as varchar)) as n_item_rows
+    (select cast(item_id as {{ scalr_text_type() }}) as item_id, cast(domain as {{ scalr_text_type() }}) as domain,
+            cast(value as {{ scalr_text_type() }}) as value_raw,
+            {{ scalr_try_cast('cast(value as ' ~ scalr_text_type() ~ ')', 'double') }} as value,
+            count(*) over (partition by cast(item_id as {{ scalr_text_type() }})) as n_item_rows
      from {{ reader }}) as items
   {%- endset -%}
   {{ scalr_check_rows('stg_items', raw, [
@@ -23,7 +23,7 @@
   ], ctx) }}
   {#- The file is only read for the target domain's item values: one with no row of it would make
       every target item fall back to popularity without a word. -#}
-  {%- set per_domain = run_query("select cast(domain as varchar), count(*) from " ~ reader
+  {%- set per_domain = run_query("select cast(domain as " ~ scalr_text_type() ~ "), count(*) from " ~ reader
       ~ " group by 1 order by 1") -%}
   {%- set ns = namespace(total=0, target=0) -%}
   {%- for r in per_domain.rows -%}
@@ -42,16 +42,16 @@ with
 {% if path -%}
     items as (
         select
-            cast(item_id as varchar) as item_id,
-            cast(domain as varchar) as domain,
-            cast({{ scalr_try_cast('cast(value as varchar)', 'double') }} as double) as value
+            cast(item_id as {{ scalr_text_type() }}) as item_id,
+            cast(domain as {{ scalr_text_type() }}) as domain,
+            cast({{ scalr_try_cast('cast(value as ' ~ scalr_text_type() ~ ')', 'double') }} as double) as value
         from {{ reader }}
     ),
 {%- else -%}
     items as (
         select
-            cast(null as varchar) as item_id,
-            cast(null as varchar) as domain,
+            cast(null as {{ scalr_text_type() }}) as item_id,
+            cast(null as {{ scalr_text_type() }}) as domain,
             cast(null as double) as value
         where 1 = 0
     ),
