@@ -76,21 +76,21 @@ relevance as (
 
 final as (
     select
-        '{{ var("generator") }}' as generator,
-        ds.n_draws,
-        ds.n_items_drawn,
-        cs.n_catalog,
-        ds.n_items_drawn / nullif(cs.n_catalog, 0) as catalog_coverage,
-        cs.n_catalog_not_in_p_hat,
-        ds.share_pair_not_in_p_hat,
-        ds.share_item_not_in_p_hat,
-        ds.share_own_target,
-        r.n_folds,
-        r.heldout_auc,
-        r.heldout_auc_min,
-        r.heldout_auc_max,
-        r.heldout_ece,
-        r.heldout_brier
+        cast('{{ var("generator") }}' as varchar) as generator,
+        cast(ds.n_draws as bigint) as n_draws,
+        cast(ds.n_items_drawn as bigint) as n_items_drawn,
+        cast(cs.n_catalog as bigint) as n_catalog,
+        cast(ds.n_items_drawn / nullif(cs.n_catalog, 0) as double) as catalog_coverage,
+        cast(cs.n_catalog_not_in_p_hat as bigint) as n_catalog_not_in_p_hat,
+        cast(ds.share_pair_not_in_p_hat as double) as share_pair_not_in_p_hat,
+        cast(ds.share_item_not_in_p_hat as double) as share_item_not_in_p_hat,
+        cast(ds.share_own_target as double) as share_own_target,
+        cast(r.n_folds as bigint) as n_folds,
+        cast(r.heldout_auc as double) as heldout_auc,
+        cast(r.heldout_auc_min as double) as heldout_auc_min,
+        cast(r.heldout_auc_max as double) as heldout_auc_max,
+        cast(r.heldout_ece as double) as heldout_ece,
+        cast(r.heldout_brier as double) as heldout_brier
     from draw_stats as ds
     cross join catalog_stats as cs
     cross join relevance as r
