@@ -11,7 +11,6 @@ def model(dbt, session):
     c = ModelConfig({
         "diagnostic_users": dbt.config.get("diagnostic_users"),
         "diagnostic_seed": dbt.config.get("diagnostic_seed"),
-        "synthetic_lambda": dbt.config.get("synthetic_lambda"),
         "mf_factors": dbt.config.get("mf_factors"),
         "mf_regularization": dbt.config.get("mf_regularization"),
         "mf_alpha": dbt.config.get("mf_alpha"),
@@ -21,7 +20,6 @@ def model(dbt, session):
     cfg = DiagnosticConfig(
         max_users=c.get("diagnostic_users", 2000, int, min_value=1),
         seed=c.get("diagnostic_seed", 11, int, min_value=0),
-        synthetic_lambda=c.get("synthetic_lambda", 1.0, float, min_value=0),
         mf=factor_config(c.get("mf_factors", 32, int, min_value=0), c.get("mf_regularization", 0.05, float, min_value=0),
                          c.get("mf_alpha", 10.0, float, min_value=0), c.get("mf_iterations", 10, int, min_value=1),
                          c.get("mf_seed", 0, int, min_value=0)),
@@ -34,6 +32,6 @@ def model(dbt, session):
         "select source_domain, source_item, target_item, n_users_ji, n_users_j "
         f"from ({dbt.ref('translation').sql_query()})"), order_by="source_domain, source_item, target_item")
     synthetic = pandas_of(session, session.sql(
-        f"select user_id, target_item, weight from ({dbt.ref('synthetic_events_aligned').sql_query()}) where label = 1"),
+        f"select user_id, target_item, weight from ({dbt.ref('synthetic_events').sql_query()}) where label = 1"),
         order_by="user_id, target_item, weight")
     return diagnose(real, source, translation, synthetic, cfg)

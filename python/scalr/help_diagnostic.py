@@ -14,18 +14,20 @@ for them from what a cold user would have, and is scored on the user's real targ
   source items held by no other overlap user contribute nothing). Pairs removed by min_support /
   max_targets_per_source stay removed and count noise is not recomputed.
 * ``synthetic_mf``: a cheap per-user model on real + synthetic events: implicit ALS
-  (``scalr.factors``, the mf_* vars) on the real target positives of every other user plus the
-  synthetic events of ``synthetic_events_aligned`` at weight synthetic_lambda x weight; the held-out
-  user's factors then come from its synthetic events only. With leave_self_out (the default) the
+  (``scalr.factors``, the mf_* vars) on the real target positives of every other user plus every
+  synthetic draw of ``synthetic_events`` (before alignment: the question is whether the translated
+  draws carry the user's taste, not how much of them the ranker should see) at its weight; the
+  held-out user's factors then come from its synthetic events only. With leave_self_out (the default) the
   held-out user's own draws never used its own (j, i) pairs; other users' draws may rest on pairs
   the held-out user contributed to (one user among the pair's n_users_ji), a small optimistic bias
   that is stated, not removed.
 
 Every lift is the paired difference scorer - popularity over the same users with a 95 % user
 bootstrap CI. Verdict per scorer: ``beats popularity`` when the CI lies above 0, ``worse than
-popularity`` when below, ``no detectable difference`` otherwise. On Food-Kitchen the raw
-translation score and the per-user model disagree (README): the per-user row is the one the ladder's
-T+S outcome follows.
+popularity`` when below, ``no detectable difference`` otherwise; ``overall`` (``synthetic_summary``
+carries it): the source carries usable signal when some transfer scorer beats popularity. On
+Food-Kitchen the raw translation score and the per-user model disagree (README): the per-user row is
+the one the ladder's T+S outcome follows.
 """
 from __future__ import annotations
 
@@ -47,21 +49,17 @@ CHUNK = 256  # held-out users ranked per block
 @dataclass(frozen=True)
 class DiagnosticConfig:
     """max_users: held-out overlap users (a seeded sample when there are more); k: Recall@k;
-    n_boot: user-bootstrap draws; synthetic_lambda: weight of synthetic events in synthetic_mf;
-    mf: the ALS hyper-parameters (factors 0 = synthetic_mf off)."""
+    n_boot: user-bootstrap draws; mf: the ALS hyper-parameters (None or factors 0: synthetic_mf off)."""
 
     max_users: int = 2000
     seed: int = 11
     k: int = 50
     n_boot: int = 500
-    synthetic_lambda: float = 1.0
     mf: FactorConfig | None = field(default_factory=FactorConfig)
 
     def __post_init__(self) -> None:
         if self.max_users < 1 or self.k < 1 or self.n_boot < 1:
             raise ValueError("diagnostic: max_users, k and n_boot must be >= 1")
-        if self.synthetic_lambda < 0:
-            raise ValueError("diagnostic: synthetic_lambda must be >= 0")
 
 
 def held_out_users(real_pos: pd.DataFrame, source: pd.DataFrame, cfg: DiagnosticConfig) -> np.ndarray:
@@ -129,7 +127,7 @@ def diagnose(real_pos: pd.DataFrame, source: pd.DataFrame, translation: pd.DataF
         users = pd.Index(np.sort(np.union1d(real_pos.user_id.unique(), syn.user_id.astype(str).unique())))
         u = np.r_[_codes(real_pos.user_id[others], users), _codes(syn.user_id, users)]
         i = np.r_[ri[others], _codes(syn.target_item, catalog)]
-        w = np.r_[np.ones(others.sum()), cfg.synthetic_lambda * syn.weight.to_numpy(float)]
+        w = np.r_[np.ones(others.sum()), syn.weight.to_numpy(float)]
         f = fit_compact(u, i, w, len(users), n_items, cfg.mf)
         hu = _codes(pd.Series(held), users)
         scores["synthetic_mf"] = lambda rows: f.score_block(hu[rows])
@@ -162,3 +160,20 @@ def diagnose(real_pos: pd.DataFrame, source: pd.DataFrame, translation: pd.DataF
                     "rel_lift_pct": float(100 * d.mean() / base.mean()) if base.mean() > 0 else np.nan,
                     "verdict": verdict})
     return pd.DataFrame(out, columns=COLUMNS)
+
+
+def overall(diag: pd.DataFrame) -> str:
+    """One line for ``synthetic_summary``: does some transfer scorer beat popularity on held-out
+    overlap users? Names the best one with its lift and CI."""
+    t = diag[diag.scorer != "popularity"]
+    if not len(t):
+        return "not measured (no overlap user with a real target positive)"
+    best = t.loc[t.lift_lo.idxmax()]
+    n = int(best.n_users)
+    fig = (f"{best.scorer} {best.lift_vs_popularity:+.4f} [{best.lift_lo:+.4f}, {best.lift_hi:+.4f}] "
+           f"Recall@{int(best.k)} over popularity, {n} held-out overlap users")
+    if best.lift_lo > 0:
+        return "signal: " + fig
+    if (t.lift_hi < 0).all():
+        return "no signal beyond popularity (every transfer score is worse): " + fig
+    return "no detectable signal beyond popularity: " + fig
