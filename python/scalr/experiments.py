@@ -125,7 +125,7 @@ def run_dbt(v: dict, work: Path, select: str) -> Path:
 
 
 CONFIG_KEYS = {"name", "vars", "target_keep_users", "studies", "controls", "ladder", "report_dir", "results_db"}
-BUILD_SELECT = "+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values"
+BUILD_SELECT = "+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values +help_diagnostic"
 
 
 def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[la.Generator]:
@@ -191,13 +191,14 @@ def run(config_path: str) -> pd.DataFrame:
     unknown = set(cfg.get("studies", [])) - set(STUDIES)
     if unknown:
         raise SystemExit(f"unknown studies {sorted(unknown)}; known: {sorted(STUDIES)}")
-    results, deciles, audits, splits = [], [], [], []
+    results, deciles, audits, splits, helps = [], [], [], [], []
     for keep in cfg.get("target_keep_users", [1.0]):
         v = {**project_vars(), **cfg.get("vars", {}), "target_keep_users": keep}
         lcfg = ladder_config(v, cfg.get("ladder"))
         db = run_dbt(v, work / f"keep{keep}", BUILD_SELECT)
         with duckdb.connect(str(db), read_only=True) as con:
             data = la.BuildData.from_db(con, pd.Timestamp(str(v["train_end"])))
+            helps.append(con.sql("select * from help_diagnostic order by scorer").df().assign(keep=keep))
         gens = generators_for(cfg, v, data, work / f"keep{keep}")
         res, dec, aud, stats = la.run_ladder(data, lcfg, gens, log=lambda m: log(f"keep={keep} {m}"))
         results.append(res.assign(keep=keep))
@@ -213,17 +214,19 @@ def run(config_path: str) -> pd.DataFrame:
     dec = pd.concat(deciles, ignore_index=True)
     aud = pd.concat(audits, ignore_index=True) if audits else pd.DataFrame()
     spl = pd.DataFrame(splits)
+    hlp = pd.concat(helps, ignore_index=True)
     res_db = Path(cfg.get("results_db", out_dir / "experiments.duckdb"))
     res_db = res_db if res_db.is_absolute() else PROJECT / res_db
     with duckdb.connect(str(res_db)) as con:
         for tname, frame in (("experiment_results", res), ("experiment_deciles", dec), ("leak_audit_results", aud),
-                             ("experiment_splits", spl)):
+                             ("experiment_splits", spl),
+                             ("help_diagnostic_results", hlp)):
             if len(frame):
                 con.register("f", frame)
                 con.sql(f"create or replace table {tname} as select * from f")
                 con.unregister("f")
     from scalr.report import write_report
-    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime,
+    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime, help_diag=hlp,
                  synthetic_lambda=float({**project_vars(), **cfg.get("vars", {})}["synthetic_lambda"]))
     log(f"done in {runtime:.0f}s: {len(res)} result rows -> {res_db} (table experiment_results), "
         f"report {out_dir / 'report.md'} and report.html")
