@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -51,6 +52,9 @@ STUDIES: dict[str, tuple[str, dict]] = {
     "align_positive_negative": ("RQ3 alignment", {"alignment": "positive_negative"}),
     "k1": ("draws per event", {"k": 1}),
     "k10_per_draw": ("draws per event", {"k": 10, "per_draw_weight": True, "ratio": 4.0}),
+    "k10_per_draw_none": ("draws per event", {"k": 10, "per_draw_weight": True, "alignment": "none"}),
+    "per_user_5": ("per-user volume", {"build": {"source_events_per_user": 5}}),
+    "per_user_20": ("per-user volume", {"build": {"source_events_per_user": 20}}),
     "lambda_0.3": ("lambda", {"lambda": 0.3}),
     "lambda_3": ("lambda", {"lambda": 3.0}),
     "no_purge": ("RQ4 purge", {"purge_threshold": None}),
@@ -124,7 +128,27 @@ def run_dbt(v: dict, work: Path, select: str) -> Path:
     return db
 
 
-CONFIG_KEYS = {"name", "vars", "target_keep_users", "studies", "controls", "ladder", "report_dir", "results_db"}
+CONFIG_KEYS = {"name", "vars", "target_keep_users", "studies", "grid", "controls", "ladder", "report_dir", "results_db"}
+GRID_KEYS = ("k", "per_draw_weight", "lambda", "alignment", "ratio")  # GeneratorConfig fields + lambda
+
+
+def grid_studies(grid: dict | None) -> list[tuple[str, str, dict]]:
+    """The joint sweep of a config's ``grid:`` (e.g. k: [1, 10], lambda: [0.3, 1, 3], alignment:
+    [bucket, none]): one T+S variant per combination, named ``grid:k=1,lambda=0.3,...`` in the
+    grid's key order, as (name, study, overrides)."""
+    if not grid:
+        return []
+    bad = set(grid) - set(GRID_KEYS)
+    if bad:
+        raise ValueError(f"grid keys {sorted(bad)} are not sweepable; known: {list(GRID_KEYS)}")
+    keys = list(grid)
+    if not all(isinstance(grid[k], list) and grid[k] for k in keys):
+        raise ValueError("every grid key needs a non-empty list of values")
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        over = dict(zip(keys, combo))
+        out.append(("grid:" + ",".join(f"{k}={v}" for k, v in over.items()), "joint sweep", over))
+    return out
 BUILD_SELECT = "+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values +help_diagnostic"
 
 
@@ -132,9 +156,8 @@ def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[l
     base = generator_config(v)
     out = [la.Generator("default", data.synthetic, "ladder", ("T+S", "T+F+S"),
                         {"synthetic_rows": len(data.synthetic)})]
-    wanted = cfg.get("studies", list(STUDIES))
-    for name in wanted:
-        study, over = STUDIES[name]
+    wanted = [(n, *STUDIES[n]) for n in cfg.get("studies", list(STUDIES))] + grid_studies(cfg.get("grid"))
+    for name, study, over in wanted:
         over = dict(over)
         bvars = over.pop("build", None)
         if bvars:
@@ -261,6 +284,7 @@ def check_config(config_path: str) -> dict:
     studies = set(cfg.get("studies") or []) - set(STUDIES)
     if studies:
         raise ValueError(f"config {config_path!r}: unknown studies {sorted(studies)}; known: {sorted(STUDIES)}")
+    grid_studies(cfg.get("grid"))  # raises on unknown keys / empty lists
     keeps = cfg.get("target_keep_users", [1.0])
     if not isinstance(keeps, list) or not all(isinstance(k, (int, float)) and 0 < k <= 1 for k in keeps):
         raise ValueError(f"config {config_path!r}: target_keep_users must be a list of fractions in (0, 1], got {keeps!r}")

@@ -40,11 +40,17 @@ def keep_target_users(user_ids: np.ndarray, fraction: float, seed: int) -> np.nd
 
 def validation_start(event_ts, fraction: float):
     """The (1 - fraction) time quantile (linear interpolation) of the target train events, as a
-    Timestamp; None when fraction is 0 or there is no event. The twin of int_validation_cut."""
+    Timestamp; when more than 2 x fraction of the events lie at or after it (coarse times), the
+    next event time after the first of them instead, None when there is none; None when fraction is 0 or there is no
+    event. The twin of int_validation_cut."""
     ts = pd.to_datetime(pd.Series(event_ts)).to_numpy().astype("datetime64[us]").astype(np.int64)
     if fraction <= 0 or not len(ts):
         return None
-    return pd.Timestamp(int(round(np.quantile(ts, 1 - fraction))), unit="us")
+    q = np.quantile(ts, 1 - fraction)
+    if (ts >= q).sum() <= 2 * fraction * len(ts):
+        return pd.Timestamp(int(round(q)), unit="us")
+    later = ts[ts > ts[ts >= q].min()]
+    return pd.Timestamp(int(later.min()), unit="us") if len(later) else None
 
 
 def mark_validation(target: pd.DataFrame, fraction: float) -> pd.DataFrame:
