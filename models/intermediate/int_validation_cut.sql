@@ -18,7 +18,6 @@ target_events as (
     where domain_role = 'target'
 ),
 
-{% if fraction > 0 -%}
 quantile as (
     select
         quantile_cont(event_ts, {{ 1 - fraction }}) as q,
@@ -45,6 +44,7 @@ next_step as (
 final as (
     select
         case
+            when {{ fraction }} = 0 then cast(null as timestamp)
             when at_or_after.n_at_or_after <= {{ 2 * fraction }} * quantile.n_events then quantile.q
             else next_step.next_ts
         end as validation_start
@@ -52,10 +52,5 @@ final as (
     cross join at_or_after
     cross join next_step
 )
-{%- else -%}
-final as (
-    select cast(null as timestamp) as validation_start
-)
-{%- endif %}
 
 select * from final
