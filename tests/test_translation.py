@@ -115,7 +115,7 @@ def test_food_kitchen_translation_equals_independent_scipy(dbt):
     ev = pd.read_csv(FOOD_KITCHEN, dtype=str, usecols=["user_id", "item_id", "domain", "event_date"])
     ev = ev.rename(columns={"event_date": "event_ts"})
     ref = reference_translation(ev, ["food"], "kitchen", "2014-01-01")
-    assert len(got) == len(ref) == 610_998
+    assert len(got) == len(ref) == 556_345  # 610,998 with the early-stopping slice counted (before validation_fraction)
     for col in ["source_item", "target_item", "n_users_ji", "n_users_j"]:
         assert (got[col].to_numpy() == ref[col].to_numpy()).all(), col
     np.testing.assert_allclose(got.p_hat, ref.p_hat, rtol=0, atol=1e-12)
