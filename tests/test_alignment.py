@@ -187,3 +187,20 @@ def test_edges_are_quantiles_of_the_real_positives_only():
     assert 0 < pos.sum() < len(pos)
     np.testing.assert_array_equal(res.edges, bucket_edges(real_vals[pos], 10))
     assert not np.array_equal(res.edges, bucket_edges(real_vals, 10))  # the negatives would move them
+
+
+def test_weight_scale_divides_every_kept_weight_and_keeps_the_same_rows():
+    """synthetic_weight_per_draw: the alignment scales each kept row's weight by 1/K (one code path
+    for the dbt model and the studies), and selects exactly the rows it selects unscaled."""
+    from scalr.generators import GeneratorConfig
+    syn, real, values = world(seed=4)
+    syn = syn.append_column("weight", pa.array(np.random.default_rng(1).random(syn.num_rows) + 0.5))
+    base = align(syn, real, values, AlignConfig(method="bucket", ratio=None, seed=3))
+    scaled = align(syn, real, values, AlignConfig(method="bucket", ratio=None, seed=3, weight_scale=0.25))
+    assert scaled.num_rows == base.num_rows > 0
+    assert scaled.column("target_item").equals(base.column("target_item"))
+    np.testing.assert_allclose(scaled.column("weight").to_numpy(), 0.25 * base.column("weight").to_numpy())
+    assert GeneratorConfig(k=10, per_draw_weight=True).align().weight_scale == pytest.approx(0.1)
+    assert GeneratorConfig(k=10).align().weight_scale == 1.0
+    with pytest.raises(ValueError, match="weight_scale"):
+        AlignConfig(weight_scale=0)

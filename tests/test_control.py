@@ -72,7 +72,10 @@ def test_results_tables_and_report(control):
         stored = con.sql("select * from experiment_results").df()
         dec = con.sql("select * from experiment_deciles").df()
         splits = con.sql("select * from experiment_splits").df()
+        helpd = con.sql("select * from help_diagnostic_results").df().set_index("scorer")
     assert len(stored) == len(res)
+    # the diagnostic before training sees the planted signal (the ladder's T+S gain is asserted above)
+    assert helpd.loc["synthetic_mf", "verdict"] == "beats popularity" and helpd.loc["synthetic_mf", "lift_lo"] > 0.1
     models = stored[stored.model == "binary"]
     assert not models.duplicated(["keep", "config", "seed", "segment"]).any()
     assert {"T", "T+F", "T+S", "T+F+S", "T+S:oracle", "T+S:shuffled"} <= set(models.config)
@@ -92,6 +95,7 @@ def test_results_tables_and_report(control):
     assert t0.recall_at_50_tail == pytest.approx((tail.recall_at_50.fillna(0) * tail.n_pos).sum() / tail.n_pos.sum())
     md = (tmp / "rep" / "report.md").read_text()
     assert "Will it help?" in md and "### Controls" in md and "T+S:oracle" in md
+    assert "**Will it help?** signal: " in md
     s = report.summarize(res)
     row = s[(s.config == "T+S") & (s.segment == "cold")].iloc[0]
     assert row.verdict_recall_at_50 == "helps"

@@ -56,3 +56,20 @@ def test_model_config_rejects_values_below_their_minimum():
     with pytest.raises(ValueError, match=r"model_metrics: var negatives_per_positive=-1 is below its minimum 0"):
         c.get("negatives_per_positive", 4, int, min_value=0)
     assert c.get("synthetic_lambda", 1.0, float, min_value=0) == 0.5
+
+
+def test_grid_expands_to_one_named_variant_per_combination(tmp_path):
+    out = ex.grid_studies({"k": [1, 10], "lambda": [0.3, 1.0, 3.0], "alignment": ["bucket", "none"]})
+    assert len(out) == 12 and len({n for n, _, _ in out}) == 12
+    name, study, over = out[-1]
+    assert name == "grid:k=10,lambda=3.0,alignment=none" and study == "joint sweep"
+    assert over == {"k": 10, "lambda": 3.0, "alignment": "none"}
+    assert ex.grid_studies(None) == []
+    with pytest.raises(ValueError, match="not sweepable"):
+        ex.grid_studies({"temperature": [1.0]})
+    with pytest.raises(ValueError, match="non-empty list"):
+        ex.grid_studies({"k": []})
+    p = tmp_path / "c.yml"
+    p.write_text("name: x\ngrid: {k: 3}\n")
+    with pytest.raises(ValueError, match="non-empty list"):
+        ex.check_config(str(p))

@@ -152,24 +152,38 @@ def test_purge_mode_mask_hides_features_on_synthetic_rows_only(monkeypatch):
         la.LadderConfig(purge_mode="zap")
 
 
-def test_target_only_baseline_is_robust_to_coarse_times_and_explicit_labels():
-    """A dataset of the contract with month-granular times and explicit 0/1 labels: the ladder uses
-    the real labels for NE, T has NE < 1 and ranks at least as well as its best single feature
-    (popularity) over the full catalog."""
+@pytest.mark.parametrize("granularity", ["month", "year"])
+def test_target_only_baseline_is_robust_to_coarse_times_and_explicit_labels(granularity):
+    """A dataset of the contract with month- or year-granular times and explicit 0/1 labels: the
+    ladder uses the real labels for NE, T has NE < 1 and ranks at least as well as its best single
+    feature (popularity) over the full catalog. Year-granular: the world's quarters become the
+    years 2021-2024 (3 train years, every event of a year at its January 1st), so the latest train
+    year is a third of the events and the early-stopping slice (scalr.oracles.mark_validation, the
+    twin of int_validation_cut) must not swallow it: no slice then."""
     from scalr import demo_world, generators as gen, ladder as la
+    from scalr.oracles import mark_validation
     w = demo_world.generate(demo_world.WorldSpec(n_users=2500, n_source_items=400, n_target_items=200, seed=9))
-    ev = w.events.assign(event_ts=w.events.event_ts.dt.to_period("M").dt.to_timestamp())  # month-granular
+    if granularity == "month":
+        ev = w.events.assign(event_ts=w.events.event_ts.dt.to_period("M").dt.to_timestamp())
+        end = pd.Timestamp("2024-10-01")
+    else:
+        year = 2020 + w.events.event_ts.dt.quarter
+        ev = w.events.assign(event_ts=pd.to_datetime(year.astype(str) + "-01-01"))
+        end = pd.Timestamp("2024-01-01")
     rng = np.random.default_rng(0)
     tgt = ev[ev.domain == "target"]
     negs = tgt.assign(item_id=rng.choice(w.catalogs["target"].item_id, len(tgt)))  # explicit 0 labels
     tgt = pd.concat([tgt.assign(label=1), negs.assign(label=0)]).drop_duplicates(["user_id", "item_id"])
-    end = pd.Timestamp("2024-10-01")
     src = ev[ev.domain == "source"].rename(columns={"domain": "source_domain", "item_id": "source_item"}).assign(label=1)
     tt, te, st = tgt[tgt.event_ts < end], tgt[tgt.event_ts >= end], src[src.event_ts < end]
     tr = ln.translate(st, tt[tt.label == 1])
     syn, _ = gen.synthesize(tr, st, tt, None, gen.GeneratorConfig(leave_self_out=False))
-    data = la.BuildData(tt[["user_id", "item_id", "event_ts", "label"]], st, te[["user_id", "item_id", "event_ts", "label"]],
-                        tr, end)
+    tt = mark_validation(tt, 0.1)
+    assert tt.is_validation.mean() <= 0.2
+    if granularity == "year":
+        assert tt.event_ts.nunique() == 3 and not tt.is_validation.any()
+    data = la.BuildData(tt[["user_id", "item_id", "event_ts", "label", "is_validation"]], st,
+                        te[["user_id", "item_id", "event_ts", "label"]], tr, end)
     cfg = la.LadderConfig(seeds=(0,), n_boot=0, mf=None)
     res, _, _, stats = la.run_ladder(data, cfg, [la.Generator("default", syn)], log=lambda m: None)
     assert stats["point_negatives"] == "real labels"

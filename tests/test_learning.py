@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from scalr import learning as ln
+from scalr.oracles import mark_validation
 
 
 def tiny_world(seed=0, n_users=300, n_src=40, n_tgt=30):
@@ -202,7 +203,8 @@ def test_training_rows_weights_negatives_and_lineage():
     tr = ln.translate(source, target)
     syn = synthetic_from(source, tr)
     ctx, _ = context(source, target, syn, lam=0.4)
-    rows = ln.build_training_rows(ctx, target, syn, ln.RowsConfig(negatives_per_positive=3, synthetic_lambda=0.4))
+    rows = ln.build_training_rows(ctx, mark_validation(target, 0.1), syn,
+                                  ln.RowsConfig(negatives_per_positive=3, synthetic_lambda=0.4))
     real, synth = rows[rows.is_synthetic == 0], rows[rows.is_synthetic == 1]
     assert (real.sample_weight == 1).all()
     assert np.allclose(synth.sample_weight, 0.4 * 0.5)
@@ -281,8 +283,8 @@ def test_models_are_deterministic_and_learn():
     source, target = tiny_world(6, n_users=600)
     ctx, _ = context(source, target)
     held = target.user_id.str[1:].astype(int) % 4 == 0
-    rows = ln.build_training_rows(ctx, target[~held], None, ln.RowsConfig(validation_fraction=0.2))
-    test = ln.build_training_rows(ctx, target[held], None, ln.RowsConfig(validation_fraction=0, seed=1))
+    rows = ln.build_training_rows(ctx, mark_validation(target[~held], 0.2), None, ln.RowsConfig())
+    test = ln.build_training_rows(ctx, target[held], None, ln.RowsConfig(seed=1))
     assert not set(rows.user_id) & set(test.user_id)
     assert 1500 < len(test) and 0.15 < test.label.mean() < 0.25
     feats = list(ln.FEATURES)
@@ -333,7 +335,7 @@ def test_sample_weight_reaches_lightgbm():
     """Weighting positives 3x on the same rows raises the mean prediction toward the weighted base rate."""
     source, target = tiny_world(6, n_users=600)
     ctx, _ = context(source, target)
-    rows = ln.build_training_rows(ctx, target, None, ln.RowsConfig(validation_fraction=0.2))
+    rows = ln.build_training_rows(ctx, mark_validation(target, 0.2), None, ln.RowsConfig())
     feats = list(ln.FEATURES)
     cfg = ln.TrainConfig(seed=3, n_estimators=30)
     heavy = rows.assign(sample_weight=np.where(rows.label == 1, 3.0, 1.0))

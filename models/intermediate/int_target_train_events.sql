@@ -1,5 +1,6 @@
 {#- Real target-domain events of the train window (user_id, item_id, event_ts, label): the real
-    data the synthetic events are aligned to. -#}
+    data the synthetic events are aligned to, with is_validation marking the early-stopping slice
+    (event_ts >= int_validation_cut.validation_start; never when validation_fraction is 0). -#}
 
 with
 
@@ -8,13 +9,19 @@ events as (
     where domain_role = 'target'
 ),
 
+cut as (
+    select * from {{ ref('int_validation_cut') }}
+),
+
 final as (
     select
-        user_id,
-        item_id,
-        event_ts,
-        label
+        events.user_id,
+        events.item_id,
+        events.event_ts,
+        events.label,
+        coalesce(events.event_ts >= cut.validation_start, false) as is_validation
     from events
+    cross join cut
 )
 
 select * from final

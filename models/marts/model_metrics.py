@@ -48,7 +48,7 @@ def model(dbt, session):
     )
     # every input is read in a fixed row order (parallel inserts store none): draws consume it in order
     data = la.BuildData(
-        target_train=pandas_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label"),
+        target_train=pandas_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label, is_validation"),
         source_train=pandas_of(session, dbt.ref("int_source_events"),
                                "user_id, source_domain, source_item, event_ts, label"),
         target_eval=pandas_of(session, dbt.ref("int_target_eval_events"), "user_id, item_id, event_ts, label"),

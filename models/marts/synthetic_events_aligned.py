@@ -19,12 +19,17 @@ def model(dbt, session):
         "value_buckets": dbt.config.get("value_buckets"),
         "synthetic_ratio": dbt.config.get("synthetic_ratio"),
         "synthetic_seed": dbt.config.get("synthetic_seed"),
+        "synthetic_k": dbt.config.get("synthetic_k"),
+        "synthetic_weight_per_draw": dbt.config.get("synthetic_weight_per_draw"),
     }, "synthetic_events_aligned")
+    k = c.get("synthetic_k", 3, int, min_value=1)
     cfg = AlignConfig(
         method=c.get("alignment", "bucket", str),
         n_buckets=c.get("value_buckets", 10, int),
         ratio=c.get("synthetic_ratio", None, float),  # null: the largest volume with the real bucket shares
         seed=c.get("synthetic_seed", 42, int),
+        # each of the K draws of a source event weighs 1/K: a source event's total weight is 1 whatever K
+        weight_scale=1.0 / k if c.get("synthetic_weight_per_draw", False, bool) else 1.0,
     )
     synthetic = dbt.ref("synthetic_events").sql_query()
 

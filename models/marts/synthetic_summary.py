@@ -1,6 +1,8 @@
 """Coverage, support-1 share, top-decile share and bucket TV distance of the synthetic data before
-and after alignment, next to the real data and a deterministic top-1 counterfactual."""
-from scalr.dbt_config import ModelConfig
+and after alignment, next to the real data and a deterministic top-1 counterfactual, and the
+"will it help?" answer of help_diagnostic (scalr.help_diagnostic.overall) on every row."""
+from scalr.dbt_config import ModelConfig, pandas_of
+from scalr.help_diagnostic import overall
 from scalr.summary import summarize
 
 _COUNTS = """
@@ -44,4 +46,5 @@ def model(dbt, session):
     out["synthetic_strategy"] = c.get("synthetic_strategy", "sample", str)
     out["alignment"] = c.get("alignment", "bucket", str)
     out["value_source"] = value_source(session, values)
+    out["will_it_help"] = overall(pandas_of(session, dbt.ref("help_diagnostic"), order_by="scorer"))
     return out

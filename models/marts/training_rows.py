@@ -29,7 +29,7 @@ def model(dbt, session):
                               c.get("mf_seed", 0, int, min_value=0)),
         mf_train_fraction=c.get("mf_train_fraction", 0.5, float, min_value=0),
     )
-    real = pandas_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label")
+    real = pandas_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label, is_validation")
     source = pandas_of(session, dbt.ref("int_source_events"),
                        "user_id, source_domain, source_item, event_ts, label")
     translation = pandas_of(session, dbt.ref("translation"), "source_domain, source_item, target_rank")

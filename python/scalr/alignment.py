@@ -45,8 +45,11 @@ class AlignConfig:
     n_buckets: int = 10
     ratio: float | None = 1.0
     seed: int = 42
+    weight_scale: float = 1.0  # every kept row's weight x this (1/K: synthetic_weight_per_draw)
 
     def __post_init__(self) -> None:
+        if not self.weight_scale > 0:
+            raise ValueError(f"weight_scale must be > 0, got {self.weight_scale}")
         if self.method not in METHODS:
             raise ValueError(f"alignment must be one of {METHODS}, got {self.method!r}")
         if self.n_buckets < 1:
@@ -294,7 +297,10 @@ def apply_alignment(plan: AlignPlan, scan, item_values: pa.Table) -> tuple[pa.Sc
     Returns the output schema and the batches (lazily; ``plan.after_counts`` is final once they
     are consumed)."""
     reader = scan(None)
-    schema = reader.schema.append(pa.field("value_bucket", pa.int32()))
+    schema = reader.schema
+    if plan.cfg.weight_scale != 1.0:  # the scaled weight is a plain float64 column
+        schema = schema.set(schema.get_field_index("weight"), pa.field("weight", pa.float64()))
+    schema = schema.append(pa.field("value_bucket", pa.int32()))
     return schema, _kept_batches(plan, reader, _Values(item_values), schema)
 
 
@@ -324,6 +330,11 @@ def _kept_batches(plan: AlignPlan, reader, values: _Values, schema: pa.Schema) -
         if not keep.any():
             continue
         kept = batch.filter(pa.array(keep))
+        if plan.cfg.weight_scale != 1.0:
+            w = kept.schema.get_field_index("weight")
+            cols = list(kept.columns)
+            cols[w] = pc.multiply(cols[w].cast(pa.float64()), pa.scalar(plan.cfg.weight_scale, pa.float64()))
+            kept = pa.RecordBatch.from_arrays(cols, schema=schema.remove(schema.get_field_index("value_bucket")))
         b = assign_buckets(values(kept["target_item"]), plan.edges)
         lab = kept["label"].to_numpy(zero_copy_only=False)
         plan.after_counts += np.bincount(b[lab == 1], minlength=nb)

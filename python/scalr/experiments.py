@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -51,6 +52,9 @@ STUDIES: dict[str, tuple[str, dict]] = {
     "align_positive_negative": ("RQ3 alignment", {"alignment": "positive_negative"}),
     "k1": ("draws per event", {"k": 1}),
     "k10_per_draw": ("draws per event", {"k": 10, "per_draw_weight": True, "ratio": 4.0}),
+    "k10_per_draw_none": ("draws per event", {"k": 10, "per_draw_weight": True, "alignment": "none"}),
+    "per_user_5": ("per-user volume", {"build": {"source_events_per_user": 5}}),
+    "per_user_20": ("per-user volume", {"build": {"source_events_per_user": 20}}),
     "lambda_0.3": ("lambda", {"lambda": 0.3}),
     "lambda_3": ("lambda", {"lambda": 3.0}),
     "no_purge": ("RQ4 purge", {"purge_threshold": None}),
@@ -124,17 +128,36 @@ def run_dbt(v: dict, work: Path, select: str) -> Path:
     return db
 
 
-CONFIG_KEYS = {"name", "vars", "target_keep_users", "studies", "controls", "ladder", "report_dir", "results_db"}
-BUILD_SELECT = "+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values"
+CONFIG_KEYS = {"name", "vars", "target_keep_users", "studies", "grid", "controls", "ladder", "report_dir", "results_db"}
+GRID_KEYS = ("k", "per_draw_weight", "lambda", "alignment", "ratio")  # GeneratorConfig fields + lambda
+
+
+def grid_studies(grid: dict | None) -> list[tuple[str, str, dict]]:
+    """The joint sweep of a config's ``grid:`` (e.g. k: [1, 10], lambda: [0.3, 1, 3], alignment:
+    [bucket, none]): one T+S variant per combination, named ``grid:k=1,lambda=0.3,...`` in the
+    grid's key order, as (name, study, overrides)."""
+    if not grid:
+        return []
+    bad = set(grid) - set(GRID_KEYS)
+    if bad:
+        raise ValueError(f"grid keys {sorted(bad)} are not sweepable; known: {list(GRID_KEYS)}")
+    keys = list(grid)
+    if not all(isinstance(grid[k], list) and grid[k] for k in keys):
+        raise ValueError("every grid key needs a non-empty list of values")
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        over = dict(zip(keys, combo))
+        out.append(("grid:" + ",".join(f"{k}={v}" for k, v in over.items()), "joint sweep", over))
+    return out
+BUILD_SELECT = "+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values +help_diagnostic"
 
 
 def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[la.Generator]:
     base = generator_config(v)
     out = [la.Generator("default", data.synthetic, "ladder", ("T+S", "T+F+S"),
                         {"synthetic_rows": len(data.synthetic)})]
-    wanted = cfg.get("studies", list(STUDIES))
-    for name in wanted:
-        study, over = STUDIES[name]
+    wanted = [(n, *STUDIES[n]) for n in cfg.get("studies", list(STUDIES))] + grid_studies(cfg.get("grid"))
+    for name, study, over in wanted:
         over = dict(over)
         bvars = over.pop("build", None)
         if bvars:
@@ -191,13 +214,14 @@ def run(config_path: str) -> pd.DataFrame:
     unknown = set(cfg.get("studies", [])) - set(STUDIES)
     if unknown:
         raise SystemExit(f"unknown studies {sorted(unknown)}; known: {sorted(STUDIES)}")
-    results, deciles, audits, splits = [], [], [], []
+    results, deciles, audits, splits, helps = [], [], [], [], []
     for keep in cfg.get("target_keep_users", [1.0]):
         v = {**project_vars(), **cfg.get("vars", {}), "target_keep_users": keep}
         lcfg = ladder_config(v, cfg.get("ladder"))
         db = run_dbt(v, work / f"keep{keep}", BUILD_SELECT)
         with duckdb.connect(str(db), read_only=True) as con:
             data = la.BuildData.from_db(con, pd.Timestamp(str(v["train_end"])))
+            helps.append(con.sql("select * from help_diagnostic order by scorer").df().assign(keep=keep))
         gens = generators_for(cfg, v, data, work / f"keep{keep}")
         res, dec, aud, stats = la.run_ladder(data, lcfg, gens, log=lambda m: log(f"keep={keep} {m}"))
         results.append(res.assign(keep=keep))
@@ -213,17 +237,19 @@ def run(config_path: str) -> pd.DataFrame:
     dec = pd.concat(deciles, ignore_index=True)
     aud = pd.concat(audits, ignore_index=True) if audits else pd.DataFrame()
     spl = pd.DataFrame(splits)
+    hlp = pd.concat(helps, ignore_index=True)
     res_db = Path(cfg.get("results_db", out_dir / "experiments.duckdb"))
     res_db = res_db if res_db.is_absolute() else PROJECT / res_db
     with duckdb.connect(str(res_db)) as con:
         for tname, frame in (("experiment_results", res), ("experiment_deciles", dec), ("leak_audit_results", aud),
-                             ("experiment_splits", spl)):
+                             ("experiment_splits", spl),
+                             ("help_diagnostic_results", hlp)):
             if len(frame):
                 con.register("f", frame)
                 con.sql(f"create or replace table {tname} as select * from f")
                 con.unregister("f")
     from scalr.report import write_report
-    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime,
+    write_report(res, dec, aud, spl, out_dir, name, config_path, runtime, help_diag=hlp,
                  synthetic_lambda=float({**project_vars(), **cfg.get("vars", {})}["synthetic_lambda"]))
     log(f"done in {runtime:.0f}s: {len(res)} result rows -> {res_db} (table experiment_results), "
         f"report {out_dir / 'report.md'} and report.html")
@@ -258,6 +284,7 @@ def check_config(config_path: str) -> dict:
     studies = set(cfg.get("studies") or []) - set(STUDIES)
     if studies:
         raise ValueError(f"config {config_path!r}: unknown studies {sorted(studies)}; known: {sorted(STUDIES)}")
+    grid_studies(cfg.get("grid"))  # raises on unknown keys / empty lists
     keeps = cfg.get("target_keep_users", [1.0])
     if not isinstance(keeps, list) or not all(isinstance(k, (int, float)) and 0 < k <= 1 for k in keeps):
         raise ValueError(f"config {config_path!r}: target_keep_users must be a list of fractions in (0, 1], got {keeps!r}")

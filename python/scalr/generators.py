@@ -39,7 +39,7 @@ class GeneratorConfig:
     value_buckets: int = 10
     ratio: float | None = None
     leave_self_out: bool = True  # a user's draws come from P_hat without the user's own co-occurrences
-    per_draw_weight: bool = False  # weight each of the K draws of a source event 1/K
+    per_draw_weight: bool = False  # synthetic_weight_per_draw: each of the K draws of a source event weighs 1/K
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(k=self.k, strategy=self.strategy, temperature=self.temperature, top_p=self.top_p,
@@ -48,7 +48,8 @@ class GeneratorConfig:
                               leave_self_out=self.leave_self_out)
 
     def align(self) -> AlignConfig:
-        return AlignConfig(method=self.alignment, n_buckets=self.value_buckets, ratio=self.ratio, seed=self.seed)
+        return AlignConfig(method=self.alignment, n_buckets=self.value_buckets, ratio=self.ratio, seed=self.seed,
+                           weight_scale=1.0 / self.k if self.per_draw_weight else 1.0)
 
 
 def to_arrow(df: pd.DataFrame) -> pa.Table:
@@ -76,8 +77,6 @@ def synthesize(translation: pd.DataFrame, source_events: pd.DataFrame, target_tr
     res = align_detailed(syn, to_arrow(target_train[["user_id", "item_id", "label"]]),
                          to_arrow(item_values[["item_id", "value"]]), cfg.align())
     out = res.table.to_pandas()
-    if cfg.per_draw_weight:
-        out["weight"] = out.weight.to_numpy(float) / cfg.k
     return out, {"synthetic_rows_raw": int(n_raw), "synthetic_rows": int(len(out)),
                  "bucket_tv_before": float(res.tv_before), "bucket_tv_after": float(res.tv_after)}
 

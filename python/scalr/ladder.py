@@ -80,7 +80,7 @@ class LadderConfig:
 @dataclass
 class BuildData:
     """The marts of one dbt build the ladder reads (target_keep_users already applied upstream)."""
-    target_train: pd.DataFrame  # int_target_train_events: user_id, item_id, event_ts, label
+    target_train: pd.DataFrame  # int_target_train_events: user_id, item_id, event_ts, label, is_validation
     source_train: pd.DataFrame  # int_source_events: user_id, source_domain, source_item, event_ts, label
     target_eval: pd.DataFrame  # int_target_eval_events: user_id, item_id, event_ts, label
     translation: pd.DataFrame  # translation mart
@@ -96,7 +96,7 @@ class BuildData:
         tables = set(r[0] for r in con.sql("select table_name from information_schema.tables "
                                            "where table_schema = 'main'").fetchall())
         return cls(
-            target_train=q("select user_id, item_id, event_ts, label from int_target_train_events "
+            target_train=q("select user_id, item_id, event_ts, label, is_validation from int_target_train_events "
                            "order by user_id, item_id, event_ts, label"),
             source_train=q("select user_id, source_domain, source_item, event_ts, label from int_source_events "
                            "order by user_id, source_domain, source_item, event_ts, label"),

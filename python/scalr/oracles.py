@@ -2,7 +2,8 @@
 by the tests to check it (never a code path):
 
 * ``keep_draw`` / ``keep_target_users``: int_target_users' md5 keep rule (macro scalr_md5_uniform);
-* ``translate``: int_translation's P_hat (the translation mart).
+* ``translate``: int_translation's P_hat (the translation mart);
+* ``validation_start`` / ``mark_validation``: int_validation_cut's early-stopping slice.
 """
 from __future__ import annotations
 
@@ -35,6 +36,29 @@ def keep_target_users(user_ids: np.ndarray, fraction: float, seed: int) -> np.nd
     if fraction >= 1:
         return np.ones(len(user_ids), bool)
     return keep_draw(user_ids, seed) < float(fraction)
+
+
+def validation_start(event_ts, fraction: float):
+    """The (1 - fraction) time quantile (linear interpolation) of the target train events, as a
+    Timestamp; when more than 2 x fraction of the events lie at or after it (coarse times), the
+    next event time after the first of them instead, None when there is none; None when fraction is 0 or there is no
+    event. The twin of int_validation_cut."""
+    ts = pd.to_datetime(pd.Series(event_ts)).to_numpy().astype("datetime64[us]").astype(np.int64)
+    if fraction <= 0 or not len(ts):
+        return None
+    q = np.quantile(ts, 1 - fraction)
+    if (ts >= q).sum() <= 2 * fraction * len(ts):
+        return pd.Timestamp(int(round(q)), unit="us")
+    later = ts[ts > ts[ts >= q].min()]
+    return pd.Timestamp(int(later.min()), unit="us") if len(later) else None
+
+
+def mark_validation(target: pd.DataFrame, fraction: float) -> pd.DataFrame:
+    """target events with int_target_train_events' is_validation column (event_ts at or after
+    validation_start)."""
+    cut = validation_start(target.event_ts, fraction)
+    flag = (pd.to_datetime(target.event_ts) >= cut).to_numpy() if cut is not None else np.zeros(len(target), bool)
+    return target.assign(is_validation=flag)
 
 
 def translate(source: pd.DataFrame, target: pd.DataFrame, min_support: int = 1,

@@ -257,6 +257,22 @@ def diagnostic(res: pd.DataFrame, keep: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def help_table(h: pd.DataFrame) -> str:
+    """The help_diagnostic mart of one build: held-out overlap users, each scorer's Recall@50 and
+    its paired lift over popularity with the 95 % user-bootstrap CI, and the overall answer."""
+    from scalr.help_diagnostic import overall
+    lines = ["| scorer | Recall@50 [95% CI] | lift over popularity [95% CI] | relative | verdict |",
+             "|---|---|---|---|---|"]
+    for r in h.itertuples():
+        rel = f"{r.rel_lift_pct:+.0f} %" if r.scorer != "popularity" and np.isfinite(r.rel_lift_pct) else ""
+        lift = f"{r.lift_vs_popularity:+.4f} [{r.lift_lo:+.4f}, {r.lift_hi:+.4f}]" if r.scorer != "popularity" else ""
+        lines.append(f"| {r.scorer} | {r.recall:.4f} [{r.recall_lo:.4f}, {r.recall_hi:.4f}] | {lift} | {rel} | {r.verdict} |")
+    n = int(h.n_users.iloc[0]) if len(h) else 0
+    return (f"Held-out overlap users: {n}, ranked as if target-cold on their real target train positives "
+            "(full catalog; model `help_diagnostic`).\n\n" + "\n".join(lines)
+            + f"\n\n**Will it help?** {overall(h)}.\n")
+
+
 def _identical_note(s: pd.DataFrame, groups: list[list[str]]) -> str:
     def rows(config: str) -> str:
         n = s[s.config == config].synthetic_rows.mean() if "synthetic_rows" in s else np.nan
@@ -267,9 +283,11 @@ def _identical_note(s: pd.DataFrame, groups: list[list[str]]) -> str:
 
 
 def write_report(res: pd.DataFrame, dec: pd.DataFrame, aud: pd.DataFrame, splits: pd.DataFrame, out: Path,
-                 name: str, config_path: str, runtime: float, synthetic_lambda: float | None = None) -> Path:
+                 name: str, config_path: str, runtime: float, synthetic_lambda: float | None = None,
+                 help_diag: pd.DataFrame | None = None) -> Path:
     """Write ``report.md`` (+ PNGs) and the self-contained ``report.html`` into ``out``; returns the
-    Markdown path. ``synthetic_lambda``: λ of the default T+S (the point of T+S on the λ curve)."""
+    Markdown path. ``synthetic_lambda``: λ of the default T+S (the point of T+S on the λ curve);
+    ``help_diag``: the help_diagnostic mart of each build (column keep), reported before the ladder."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     s = summarize(res)
@@ -286,7 +304,11 @@ def write_report(res: pd.DataFrame, dec: pd.DataFrame, aud: pd.DataFrame, splits
         sp = splits[splits.keep == keep].iloc[0].to_dict() if len(splits) and "keep" in splits else {}
         parts.append(f"\n## target_keep_users {keep}\n")
         parts.append("Evaluation set: " + ", ".join(f"{k} {v}" for k, v in sp.items() if k != "keep") + ".\n")
-        parts.append("\n### Will it help? Recall@50 without LightGBM (lift over popularity)\n\n" + diagnostic(res, keep))
+        if help_diag is not None and len(help_diag) and (help_diag.keep == keep).any():
+            parts.append("\n### Will it help? Before any training (help_diagnostic)\n\n"
+                         + help_table(help_diag[help_diag.keep == keep]))
+        parts.append("\n### Will it help? Recall@50 without LightGBM on the eval users (lift over popularity)\n\n"
+                     + diagnostic(res, keep))
         groups = identical_configs(res, keep)
         sk = merge_identical(s[s.keep == keep], groups)
         if groups:

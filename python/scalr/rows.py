@@ -79,7 +79,6 @@ class RowsConfig:
     negative_sampler: str = "uniform"
     synthetic_lambda: float = 1.0
     seed: int = 42
-    validation_fraction: float = 0.1  # the latest real target train events -> validation slice
     train_recent_fraction: float = 1.0  # train on the latest fraction of real train rows (by time); 1 = all
     mf: Any = None  # scalr.factors.FactorConfig of the latent-factor features (None: mf_real / mf_all are 0)
     mf_train_fraction: float = 0.5  # the latest fraction of the window whose rows read out-of-time factors
@@ -103,12 +102,14 @@ def real_row_frame(ctx: FeatureContext, real_events: pd.DataFrame, cfg: RowsConf
     ru = codes(real_events.user_id, ctx.users)
     ri = codes(real_events.item_id, ctx.items)
     ok = (ru >= 0) & (ri >= 0)
+    # the early-stopping slice is a window of the SQL models (int_validation_cut, flagged in
+    # int_target_train_events.is_validation); frames without the column have no slice
+    flag = real_events.is_validation.to_numpy(bool) if "is_validation" in real_events else np.zeros(len(real_events), bool)
     real = pd.DataFrame({"u": ru[ok], "i": ri[ok], "event_ts": real_events.event_ts.to_numpy()[ok],
                          "label": real_events.label.to_numpy()[ok].astype(np.int8),
-                         "is_synthetic": np.int8(0), "weight": 1.0, "source_item": None})
+                         "is_synthetic": np.int8(0), "weight": 1.0, "source_item": None,
+                         "is_validation": flag[ok]})
     excl = np.unique(np.r_[keys(real.u.to_numpy(), real.i.to_numpy(), ni), keys(*ctx.T.nonzero(), ni)])
-    cut = np.quantile(to_us(real.event_ts), 1 - cfg.validation_fraction) \
-        if len(real) and cfg.validation_fraction > 0 else None
     # A real positive on an item no *other* user has in the train window has no analogue at
     # evaluation time (the candidate set is the train catalog): drop it (and its negatives).
     own = pair_values(ctx.T, real.u.to_numpy(), real.i.to_numpy())
@@ -122,7 +123,6 @@ def real_row_frame(ctx: FeatureContext, real_events: pd.DataFrame, cfg: RowsConf
         # train_end. Keep the latest fraction of real rows (features still use the whole window).
         t_real = to_us(real.event_ts)
         real = real[t_real >= np.quantile(t_real, 1 - cfg.train_recent_fraction)]
-    real = real.assign(is_validation=(to_us(real.event_ts) >= cut) if cut is not None else False)
     return _with_negatives(ctx, real, excl, cfg, rng)
 
 
@@ -189,8 +189,9 @@ def build_training_rows(ctx: FeatureContext, real_events: pd.DataFrame,
 
     Real negatives never hit an item the user has a real target event on; synthetic negatives
     also not one of the user's synthetic items; both only items that existed at the row's time.
-    The validation flag marks the latest ``validation_fraction`` of real rows (by the positive's
-    event time; negatives follow their positive)."""
+    The validation flag is the real event's ``is_validation`` (int_target_train_events: the
+    early-stopping slice of int_validation_cut; absent column = no slice); negatives follow their
+    positive."""
     real = real_row_frame(ctx, real_events, cfg)
     syn = synthetic_row_frame(ctx, real_events, synthetic, cfg)
     rows = pd.concat([f for f in (real, syn) if len(f)], ignore_index=True)
