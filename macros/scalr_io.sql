@@ -154,3 +154,10 @@
 {% macro scalr_sql_list(values) -%}
   {%- for v in values -%}'{{ v | replace("'", "''") }}'{{ "," if not loop.last }}{%- endfor -%}
 {%- endmacro %}
+
+{% macro scalr_time_quantile(ts_expr, p) -%}
+  {#- Aggregate: the p quantile of a timestamp column, linear interpolation between the two
+      neighbouring events (numpy's default), as a timestamp (int_validation_cut). -#}
+  {{ return(adapter.dispatch('scalr_time_quantile', 'scalr')(ts_expr, p)) }}
+{%- endmacro %}
+{% macro default__scalr_time_quantile(ts_expr, p) -%}quantile_cont({{ ts_expr }}, {{ p }}){%- endmacro %}

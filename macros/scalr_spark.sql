@@ -111,3 +111,5 @@
       ~ "scalr.spark_run --export", info=True) }}
   select 1 as scalr_export_skipped
 {%- endmacro %}
+
+{% macro spark__scalr_time_quantile(ts_expr, p) -%}timestamp_micros(cast(percentile(unix_micros({{ ts_expr }}), {{ p }}) as bigint)){%- endmacro %}
