@@ -32,7 +32,7 @@ demo: setup demo/events.csv.gz
 	$(BIN)/dbt build --vars '$(DEMO_VARS)'
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 # benchmark on a seeded 1e6-event world: bench_results/bench_<stamp>.csv and .md (docs/performance.md)
 bench: setup

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
+
+from scalr import demo_world
 
 PROJECT = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -54,3 +58,66 @@ def dbt(tmp_path):
     def _run(vars: dict, **kw) -> DbtResult:
         return run_dbt(tmp_path / kw.pop("name", "run"), vars, **kw)
     return _run
+
+
+def copy_db(res: DbtResult, dest: Path) -> Path:
+    """A private copy of a build's DuckDB file (cheap) for a test that writes to it: the shared
+    builds below stay read-only."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(res.db, dest / res.db.name)
+    return dest / res.db.name
+
+
+# The demo-like world most dbt tests read: one full `dbt build` (every model, data test and unit
+# test) per session, shared read-only by test_dbt_build, test_generation_dbt, test_dbt_ecosystem,
+# test_sql_client and test_walks_dbt. Its vars are the union of what those modules need: one
+# LightGBM seed, popularity eval negatives and synthetic_ratio 1 (test_generation_dbt), a Parquet
+# export (test_dbt_ecosystem, added by demo_build), target_keep_users 0.8 and the walk settings
+# (test_walks_dbt: the graph must drop the hidden users). A test that writes to the database works
+# on copy_db(...).
+DEMO_SPEC = dict(n_users=1500, n_source_items=300, n_target_items=150, seed=21)
+DEMO_VARS = {"train_end": "2024-10-01", "training_seeds": [0], "eval_negatives": "popularity",
+             "synthetic_ratio": 1.0, "target_keep_users": 0.8, "walks_per_user": 2,
+             "walk_length": "empirical", "walk_beta": 0.3, "walk_restart": 0.1, "walk_seed": 5}
+
+
+@pytest.fixture(scope="session")
+def demo_world_paths(tmp_path_factory) -> dict:
+    return demo_world.write(demo_world.generate(demo_world.WorldSpec(**DEMO_SPEC)),
+                            tmp_path_factory.mktemp("demo_world"))
+
+
+def demo_vars(paths: dict, **kw) -> dict:
+    return {"events_path": str(paths["events"]), "items_path": str(paths["items"]), **DEMO_VARS, **kw}
+
+
+@pytest.fixture(scope="session")
+def demo_build(demo_world_paths, tmp_path_factory) -> SimpleNamespace:
+    """The full build of the demo-like world (2 threads), its vars, workdir and manifest."""
+    tmp = tmp_path_factory.mktemp("demo_build")
+    v = demo_vars(demo_world_paths, export_dir=str(tmp / "export"))
+    res = run_dbt(tmp / "run", v)
+    assert res.ok, res.output[-4000:]
+    manifest = json.loads((tmp / "run" / "target" / "manifest.json").read_text())
+    return SimpleNamespace(res=res, vars=v, tmp=tmp, paths=demo_world_paths, manifest=manifest)
+
+
+# A world without an items file (items_path null: target items are valued by popularity), built
+# through privacy_audit and synthetic_summary: test_privacy's audit and its noise-free translation,
+# and test_dbt_ecosystem's popularity fallback, read it.
+PRIVACY_SPEC = dict(n_users=4000, n_source_items=100, n_target_items=50, seed=5, train_end="2024-09-01")
+
+
+@pytest.fixture(scope="session")
+def privacy_world_paths(tmp_path_factory) -> dict:
+    return demo_world.write(demo_world.generate(demo_world.WorldSpec(**PRIVACY_SPEC)),
+                            tmp_path_factory.mktemp("privworld"))
+
+
+@pytest.fixture(scope="session")
+def privacy_build(privacy_world_paths, tmp_path_factory) -> DbtResult:
+    res = run_dbt(tmp_path_factory.mktemp("privacy_build"),
+                  {"events_path": str(privacy_world_paths["events"]), "train_end": "2024-09-01"},
+                  select="+privacy_audit +synthetic_summary")
+    assert res.ok, res.output[-3000:]
+    return res

@@ -1,4 +1,5 @@
-"""The README's main pipeline: `dbt build` of every model, data test and unit test on a demo world."""
+"""The README's main pipeline: `dbt build` of every model, data test and unit test on a demo world
+(the session's shared build, tests/conftest.py demo_build)."""
 from __future__ import annotations
 
 import re
@@ -10,9 +11,9 @@ from scalr import ladder as la
 from scalr import learning as ln
 
 
-def test_full_dbt_build_on_demo_world(tmp_path, dbt):
-    paths = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=1500)), tmp_path / "w")
-    res = dbt({"events_path": str(paths["events"]), "items_path": str(paths["items"])})
+def test_full_dbt_build_on_demo_world(demo_build):
+    """The session's full build (tests/conftest.py: demo_build) of a 1500-user demo world."""
+    res = demo_build.res
     assert res.ok, res.output[-4000:]
     m = re.search(r"PASS=(\d+) WARN=(\d+) ERROR=(\d+) SKIP=(\d+)", res.output)
     assert m and int(m.group(3)) == 0 and int(m.group(4)) == 0

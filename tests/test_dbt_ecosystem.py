@@ -2,9 +2,9 @@
 the docs lineage starts at them (checked in headless Chromium), the SQL marts have enforced
 contracts and the Python marts typed and range tests, `main` / `published` hold only the models,
 the Parquet export round-trips, and the items file default and the popularity fallback are stated.
-One small dbt build (module fixture: a world without an items file, every model but
-model_metrics, whose training dominates the build; test_dbt_build builds and tests it) is shared by
-every test here."""
+The session's full build of the demo-like world (tests/conftest.py demo_build, with an export_dir)
+is shared by every test here; the popularity fallback is read from the session's build of a world
+without an items file (privacy_build)."""
 from __future__ import annotations
 
 import json
@@ -25,17 +25,12 @@ EXPORTED = ["synthetic_events_aligned", "translation", "training_rows"]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ecosystem")
-    paths = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=600)), tmp / "world")
-    v = {"events_path": str(paths["events"]), "items_path": None, "export_dir": str(tmp / "export"),
-         "mf_factors": 4}
-    res = run_dbt(tmp / "run", v, extra=["--exclude", "model_metrics"])
-    assert res.ok, res.output[-4000:]
-    manifest = json.loads((tmp / "run" / "target" / "manifest.json").read_text())
+def built(demo_build):
+    manifest = demo_build.manifest
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
     marts = {k: n for k, n in models.items() if n["fqn"][1] == "marts"}
-    return SimpleNamespace(res=res, vars=v, tmp=tmp, manifest=manifest, models=models, marts=marts)
+    return SimpleNamespace(res=demo_build.res, vars=demo_build.vars, tmp=demo_build.tmp, manifest=manifest,
+                           models=models, marts=marts)
 
 
 def _text(dom: str) -> str:
@@ -59,8 +54,6 @@ def test_sources_start_the_lineage_and_the_static_docs_render_it(built):
     catalog = json.loads((built.tmp / "run" / "target" / "catalog.json").read_text())
     # the catalog says what the header says: table marts are tables, the view mart a view
     for name, node in built.marts.items():
-        if name == "model_metrics":
-            continue  # not built here
         want = {"table": "BASE TABLE", "view": "VIEW"}[node["config"]["materialized"]]
         assert catalog["nodes"][node["unique_id"]]["metadata"]["type"] == want, name
     page = (built.tmp / "run" / "target" / "static_index.html").as_uri()
@@ -95,8 +88,7 @@ def test_contracts_on_sql_marts_and_typed_python_marts(built):
             checks = [t for t in tests if t["attached_node"] == node["unique_id"]
                       and t["test_metadata"]["name"] == "column_types_match"]
             assert len(checks) == 1, name
-            if name != "model_metrics":
-                assert re.search(rf"PASS\s.*column_types_match_{name}_", built.res.output), name
+            assert re.search(rf"PASS\s.*column_types_match_{name}_", built.res.output), name
     ranges = {(t["attached_node"].split(".")[-1], t["column_name"]) for t in tests
               if t.get("test_metadata", {}).get("name") == "value_between"}
     assert {("synthetic_events_aligned", "p_hat"), ("training_rows", "sample_weight"),
@@ -104,8 +96,6 @@ def test_contracts_on_sql_marts_and_typed_python_marts(built):
     # the documented types are the built ones (the check the generic test makes, made here too)
     with built.res.con() as con:
         for name, node in built.marts.items():
-            if name == "model_metrics":
-                continue
             got = dict(con.sql(f"select column_name, data_type from information_schema.columns where "
                                f"table_schema = 'main' and table_name = '{name}'").fetchall())
             assert got == {c: d["data_type"].upper() for c, d in node["columns"].items()}, name
@@ -118,8 +108,8 @@ def test_main_and_published_hold_only_the_models(built):
     main = {n: t for s, n, t in rels if s == "main"}
     published = {n: t for s, n, t in rels if s == "published"}
     built_models = {k for k, n in built.models.items() if n["config"]["materialized"] != "ephemeral"}
-    assert set(main) == built_models - {"model_metrics"}
-    assert set(published) == set(built.marts) - {"model_metrics"}
+    assert set(main) == built_models
+    assert set(published) == set(built.marts)
     for name, node in built.models.items():
         if name in main:
             assert main[name] == {"table": "BASE TABLE", "view": "VIEW"}[node["config"]["materialized"]], name
@@ -153,15 +143,15 @@ def test_parquet_export_round_trips(built):
         assert (again / f.name).read_bytes() == f.read_bytes(), f.name
 
 
-def test_items_default_beside_the_demo_events_and_popularity_fallback_is_stated(built):
+def test_items_default_beside_the_demo_events_and_popularity_fallback_is_stated(built, privacy_build):
     defaults = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
     events, items = Path(defaults["events_path"]), Path(defaults["items_path"])
     assert items.parent == events.parent and events.parent.name == "demo"
     spec = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=50)), built.tmp / "names")
     assert (spec["events"].name, spec["items"].name) == (events.name, items.name)  # what make demo writes
-    # the fixture's world has no items file (items_path null): a warning naming the model, and the
+    # privacy_build's world has no items file (items_path null): a warning naming the model, and the
     # summary says so (test_dbt_build: 'items file' with one)
     assert "int_target_item_values: var items_path is null, so every target train item is valued by its " \
-           "popularity" in built.res.output
-    with built.res.con() as con:
+           "popularity" in privacy_build.output
+    with privacy_build.con() as con:
         assert set(con.sql("select value_source from published.synthetic_summary").fetchall()) == {("popularity",)}

@@ -32,24 +32,23 @@ def table_hash(con, table: str, order: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def world_paths(tmp_path_factory):
-    d = tmp_path_factory.mktemp("genworld")
-    spec = demo_world.WorldSpec(n_users=1500, n_source_items=300, n_target_items=150, seed=21)
-    return demo_world.write(demo_world.generate(spec), d)
-
-
-@pytest.fixture(scope="module")
-def builds(world_paths, tmp_path_factory):
-    from tests.conftest import run_dbt
-    base = {"events_path": str(world_paths["events"]), "items_path": str(world_paths["items"]),
+def builds(demo_build, tmp_path_factory):
+    """t2: the session's full build of the demo-like world (conftest.demo_build, 2 threads); t1: the
+    same vars with 1 thread; seed2: another synthetic_seed; noloo / top1 / window: generation
+    variants on the same world without the shared build's target_keep_users and walk vars."""
+    from tests.conftest import demo_vars, run_dbt
+    paths = demo_build.paths
+    base = {"events_path": str(paths["events"]), "items_path": str(paths["items"]),
             "training_seeds": [0], "eval_negatives": "popularity", "synthetic_ratio": 1.0}
-    out = {}
-    for name, threads, extra in [("t1", 1, {}), ("t2", 2, {}), ("seed2", 2, {"synthetic_seed": 43}),
-                                 ("noloo", 2, {"leave_self_out": False}),
-                                 ("top1", 2, {"synthetic_strategy": "topk", "synthetic_k": 1, "leave_self_out": False}),
-                                 ("window", 2, {"source_window_days": 30, "user_weight_alpha": 1.0})]:
-        res = run_dbt(tmp_path_factory.mktemp(name), {**base, **extra}, threads=threads,
-                      select=None if name in ("t1", "t2") else "+synthetic_summary")
+    out = {"t2": demo_build.res}
+    for name, threads, v in [("t1", 1, demo_vars(paths)), ("seed2", 2, demo_vars(paths, synthetic_seed=43)),
+                             ("noloo", 2, {**base, "leave_self_out": False}),
+                             ("top1", 2, {**base, "synthetic_strategy": "topk", "synthetic_k": 1,
+                                          "leave_self_out": False}),
+                             ("window", 2, {**base, "source_window_days": 30, "user_weight_alpha": 1.0})]:
+        # each build only as far as its tests read: top1's summary, the others' synthetic_events / translation
+        select = {"t1": None, "top1": "+synthetic_summary"}.get(name, "+synthetic_events +translation")
+        res = run_dbt(tmp_path_factory.mktemp(name), v, threads=threads, select=select)
         assert res.ok, res.output[-3000:]
         out[name] = res
     return out

@@ -5,21 +5,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalr import demo_world
+
+@pytest.fixture(scope="module")
+def world_paths(privacy_world_paths):
+    return privacy_world_paths
 
 
 @pytest.fixture(scope="module")
-def world_paths(tmp_path_factory):
-    spec = demo_world.WorldSpec(n_users=4000, n_source_items=100, n_target_items=50, seed=5,
-                                train_end="2024-09-01")
-    return demo_world.write(demo_world.generate(spec), tmp_path_factory.mktemp("privworld"))
+def clean(privacy_build):
+    """The noise-free build of the world (tests/conftest.py privacy_build: through privacy_audit)."""
+    return privacy_build
 
 
-def test_privacy_audit_matches_pandas(world_paths, tmp_path):
-    from tests.conftest import run_dbt
-    res = run_dbt(tmp_path, {"events_path": str(world_paths["events"]), "train_end": "2024-09-01"},
-                  select="+privacy_audit")
-    assert res.ok, res.output[-3000:]
+def test_privacy_audit_matches_pandas(world_paths, clean):
+    res = clean
     audit = res.table("privacy_audit").set_index("metric").value
     syn = res.table("synthetic_events_aligned")
     for k in (1, 2, 5):
@@ -48,10 +47,9 @@ def test_privacy_audit_matches_pandas(world_paths, tmp_path):
     assert audit["mean_top_user_mass_share"] == pytest.approx(top.mean(), abs=1e-12)
 
 
-def test_count_noise_is_seeded_laplace(world_paths, tmp_path):
+def test_count_noise_is_seeded_laplace(world_paths, clean, tmp_path):
     from tests.conftest import run_dbt
     base = {"events_path": str(world_paths["events"]), "train_end": "2024-09-01"}
-    clean = run_dbt(tmp_path / "clean", base, select="+translation")
     eps = 0.5
     noisy = run_dbt(tmp_path / "noisy", {**base, "count_noise_epsilon": eps}, select="+translation")
     again = run_dbt(tmp_path / "again", {**base, "count_noise_epsilon": eps}, select="+translation")
@@ -90,13 +88,12 @@ def test_noisy_counts_are_capped_at_the_source_items_users(tmp_path):
     assert (tr.n_users_j == 1).all() and (tr.n_users_ji == 1).all() and (tr.p_hat == 1).all()
 
 
-def test_min_support_is_a_floor_on_true_counts_with_noise(world_paths, tmp_path):
+def test_min_support_is_a_floor_on_true_counts_with_noise(world_paths, clean, tmp_path):
     """With count_noise_epsilon, min_support still filters on the true count (every released pair
     rests on >= k overlap users), and privacy_audit measures the true support of the synthetic
     rows, not their noisy n_users_ji (which can fall below k)."""
     from tests.conftest import run_dbt
     base = {"events_path": str(world_paths["events"]), "train_end": "2024-09-01"}
-    clean = run_dbt(tmp_path / "clean", base, select="+translation")
     res = run_dbt(tmp_path / "k2", {**base, "min_support": 2, "count_noise_epsilon": 0.5}, select="+privacy_audit")
     assert clean.ok and res.ok, res.output[-3000:]
     keys = ["source_domain", "source_item", "target_item"]

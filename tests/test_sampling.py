@@ -207,6 +207,15 @@ def wide_world(seed=0, n_items=120, n_events=20_000):
     return tr, ev
 
 
+SUB_EVENTS = 1000
+
+
+def sub_covers_every_item(events: pa.Table, translation: pa.Table) -> bool:
+    """The events hold every source item of the translation (and some without one)."""
+    items, translated = set(events["source_item"].to_pylist()), set(translation["source_item"].to_pylist())
+    return translated < items
+
+
 @pytest.mark.parametrize("cfg", [
     SamplingConfig(k=3, seed=11),
     SamplingConfig(k=2, seed=5, temperature=0.5, top_p=0.7, confidence_weight="sqrt_p", user_weight_alpha=0.5),
@@ -215,12 +224,17 @@ def wide_world(seed=0, n_items=120, n_events=20_000):
 ])
 def test_output_independent_of_chunk_and_batch_size(cfg):
     """Byte-identical output whatever the chunk of source items and the event batch: chunks of 1
-    pair (one source item each), 50 pairs, all at once; batches of 1, 333 and all events."""
+    pair (one source item each), 50 pairs, all at once; batches of 1, 333 and all events. Batches
+    of one event run on the first SUB_EVENTS events (every one still its own batch, every source
+    item still hit; the whole world in 20,000 one-event batches cost ~20 s per config)."""
     tr, ev = wide_world()
     whole = sample_synthetic(ev, tr, cfg)
     assert whole.num_rows > 0 and whole.schema == OUTPUT_SCHEMA
-    for chunk, batch in [(1, 333), (50, 1), (10**9, 4096)]:
+    for chunk, batch in [(1, 333), (10**9, 4096)]:
         assert whole.equals(sample_synthetic(ev, tr, cfg, chunk_pairs=chunk, batch_events=batch)), (chunk, batch)
+    sub = ev.slice(0, SUB_EVENTS)
+    assert sub_covers_every_item(sub, tr)
+    assert sample_synthetic(sub, tr, cfg).equals(sample_synthetic(sub, tr, cfg, chunk_pairs=50, batch_events=1))
     # rows in (source item, user, time, label, draw) order, no row for items without translation
     df = whole.to_pandas()
     keys = list(zip(df.source_domain, df.source_item, df.user_id, df.event_ts, df.label, df.draw))
@@ -467,8 +481,12 @@ def test_leave_self_out_is_deterministic_and_independent_of_chunks(cfg):
     tr, ev, ui = _loo_world()
     whole = sample_synthetic(ev, tr, cfg, user_items=ui)
     assert whole.num_rows > 0 and whole.schema == OUTPUT_SCHEMA
-    for chunk, batch in [(1, 333), (50, 1), (10**9, 4096)]:
+    for chunk, batch in [(1, 333), (10**9, 4096)]:
         assert whole.equals(sample_synthetic(ev, tr, cfg, chunk_pairs=chunk, batch_events=batch, user_items=ui))
+    sub = ev.slice(0, SUB_EVENTS)  # one-event batches on a prefix, as in test_output_independent_of_chunk...
+    assert sub_covers_every_item(sub, tr)
+    assert sample_synthetic(sub, tr, cfg, user_items=ui).equals(
+        sample_synthetic(sub, tr, cfg, chunk_pairs=50, batch_events=1, user_items=ui))
     off = dataclasses.replace(cfg, leave_self_out=False)
     plain = sample_synthetic(ev, tr, off)
     assert plain.equals(sample_synthetic(ev, tr, off, user_items=ui))
@@ -492,18 +510,19 @@ def test_leave_self_out_topk_is_the_top_k_of_the_leftover():
     out = sample_synthetic(ev, tr, SamplingConfig(k=k, strategy="topk", leave_self_out=True), user_items=ui).to_pandas()
     held = set(zip(ui["user_id"].to_pylist(), ui["item_id"].to_pylist()))
     t = tr.to_pandas()
-    groups = {j: g.sort_values("target_rank") for j, g in t.groupby("source_item")}
+    # per source item its rows in target_rank order, as plain lists / arrays (read once, not per event)
+    groups = {j: (g.target_item.tolist(), g.n_users_ji.to_numpy(), g.p_norm.to_numpy())
+              for j, g in t.sort_values("target_rank").groupby("source_item")}
     got = out.groupby(["user_id", "source_item", "event_ts", "label"]).target_item.apply(list).to_dict()
     n_checked = 0
     for u, j, ts, lab in zip(*[ev[c].to_pylist() for c in ["user_id", "source_item", "event_ts", "label"]]):
         if j not in groups:
             continue
-        g = groups[j]
-        o = np.array([(u, j) in held and (u, i) in held for i in g.target_item])
-        n = g.n_users_ji.to_numpy()
-        w = np.rint(g.p_norm.to_numpy() * ((n - o) / n) * 2.0 ** 40)  # exact ties stay ties
+        items, n, p = groups[j]
+        o = np.array([(u, j) in held and (u, i) in held for i in items])
+        w = np.rint(p * ((n - o) / n) * 2.0 ** 40)  # exact ties stay ties
         order = sorted(range(len(w)), key=lambda r: (-w[r], r))
-        want = [g.target_item.iloc[r] for r in order if w[r] > 0][:k]
+        want = [items[r] for r in order if w[r] > 0][:k]
         assert got.get((u, j, pd.Timestamp(ts), lab), []) == want
         n_checked += 1
     assert n_checked > 10_000

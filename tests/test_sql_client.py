@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from scalr import demo_world
-from tests.conftest import PROJECT, run_dbt
+from tests.conftest import PROJECT, copy_db
 
 pytestmark = pytest.mark.dbt
-SELECT = "+translation +synthetic_summary +int_target_train_events +synthetic_events_aligned"
+READ = ["translation", "synthetic_summary", "int_target_train_events", "synthetic_events_aligned"]
 
 
 def readme_queries() -> list[str]:
@@ -26,13 +25,15 @@ def readme_queries() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("sqlclient")
-    paths = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=400, seed=7)), tmp / "world")
-    r = run_dbt(tmp / "run", {"events_path": str(paths["events"]), "items_path": str(paths["items"]),
-                              "publish_marts": False}, command="run", select=SELECT)
-    assert r.ok, r.output[-3000:]
-    return r.db
+def built(demo_build, tmp_path_factory) -> Path:
+    """A copy of the session's full build of the demo-like world (tests/conftest.py demo_build):
+    every table the README's queries read is in it, and harlequin keeps its connection open in this
+    process (a read-only open of the shared file with another configuration would then fail)."""
+    with demo_build.res.con() as con:
+        tables = {r[0] for r in con.sql("select table_name from information_schema.tables "
+                                        "where table_schema = 'main'").fetchall()}
+    assert set(READ) <= tables, set(READ) - tables
+    return copy_db(demo_build.res, tmp_path_factory.mktemp("sqlclient"))
 
 
 async def _run_in_harlequin(db: Path, queries: list[str]) -> list[tuple[list[str], int]]:

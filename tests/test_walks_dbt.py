@@ -1,15 +1,16 @@
 """dbt build of int_walk_graph and synthetic_histories on a small seeded world: the documented columns,
 every item an item of the train graph (target domain, train window, kept users only), one start per
 graph user and walks_per_user walks each, empirical lengths drawn from the real history lengths,
-byte-identical rows on a rebuild with another thread count. (One build plus one rebuild: a dbt call
-costs 15-20 s here, so the bad walk_domains message is not built in a test.)"""
+byte-identical rows on a rebuild with another thread count. The build is the session's full build of
+the demo-like world (tests/conftest.py demo_build: its vars hold this module's walk settings and
+target_keep_users 0.8); the rebuild runs on a copy of its database. (A dbt call costs 15-20 s here,
+so the bad walk_domains message is not built in a test.)"""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from scalr import demo_world
-from tests.conftest import run_dbt
+from tests.conftest import copy_db, run_dbt
 
 TRAIN_END = "2024-10-01"
 VARS = {"train_end": TRAIN_END, "walks_per_user": 2, "walk_length": "empirical", "walk_beta": 0.3,
@@ -19,14 +20,10 @@ DIGEST = ("select count(*), md5(string_agg(concat_ws('|', walk_id, start_user_id
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("walks_dbt")
-    world = demo_world.generate(demo_world.WorldSpec(n_users=500, n_source_items=120, n_target_items=60, seed=3))
-    paths = demo_world.write(world, tmp / "world")
-    v = dict(VARS, events_path=str(paths["events"]))
-    res = run_dbt(tmp / "run", v, command="run", select="+synthetic_histories")
-    assert res.ok, res.output[-4000:]
-    return tmp, v, res, pd.read_csv(paths["events"])
+def built(demo_build):
+    v = dict(demo_build.vars, export_dir=None)
+    assert {k: v.get(k) for k in VARS} == VARS, "conftest.DEMO_VARS lost this module's vars"
+    return demo_build.tmp, v, demo_build.res, pd.read_csv(demo_build.paths["events"])
 
 
 def test_synthetic_histories_columns_and_graph(built):
@@ -61,13 +58,14 @@ def test_synthetic_histories_columns_and_graph(built):
     assert set(per_walk.n) <= set(real) and per_walk.n.nunique() > 3
 
 
-def test_rebuild_is_byte_identical(built):
+def test_rebuild_is_byte_identical(built, tmp_path):
     """Rebuilding the graph and the mart (dbt build with their data tests, 1 thread instead of 2)
     gives the same rows."""
-    tmp, v, res, _ = built
+    _, v, res, _ = built
     with res.con() as c:
         before = c.execute(DIGEST).fetchone()
-    again = run_dbt(tmp / "run", v, select="int_walk_graph synthetic_histories", db=res.db, threads=1)
+    db = copy_db(res, tmp_path / "copy")  # the shared build stays as it is
+    again = run_dbt(tmp_path / "rebuild", v, select="int_walk_graph synthetic_histories", db=db, threads=1)
     assert again.ok, again.output[-4000:]
     with again.con() as c:
         assert c.execute(DIGEST).fetchone() == before and before[0] > 1000
