@@ -20,7 +20,7 @@ target_events as (
 
 quantile as (
     select
-        quantile_cont(event_ts, {{ 1 - fraction }}) as q,
+        {{ scalr_time_quantile("event_ts", 1 - fraction) }} as q,
         count(*) as n_events
     from target_events
 ),
