@@ -13,7 +13,6 @@ import pytest
 
 from scalr import demo_world
 from scalr import learning as ln
-from scalr.oracles import mark_validation
 
 TRAIN_END = "2024-10-01"
 COLS = ["source_domain", "source_item", "target_item", "n_users_ji", "n_users_j", "p_hat", "p_norm",
@@ -37,12 +36,10 @@ def _vars(paths, **kw):
 
 def _oracle_translation(events: pd.DataFrame, kept: set, min_support=1, shrinkage=0.0) -> pd.DataFrame:
     """P_hat with scalr.learning.translate on the train-window positives, the target side limited
-    to the kept users (the hidden users' target train events never reach it) and to events before
-    the early-stopping slice (validation_fraction 0.1 of the kept users' target train events)."""
+    to the kept users (the hidden users' target train events never reach it)."""
     ev = events[pd.to_datetime(events.event_ts) < pd.Timestamp(TRAIN_END)]  # no label column: all positive
     src = ev[ev.domain != "shop"].rename(columns={"domain": "source_domain", "item_id": "source_item"})
     tgt = ev[(ev.domain == "shop") & ev.user_id.isin(kept)]
-    tgt = tgt[~mark_validation(tgt, 0.1).is_validation]
     out = ln.translate(src, tgt, min_support=min_support, shrinkage=shrinkage)
     return out[COLS].sort_values(COLS[:3]).reset_index(drop=True)
 
@@ -176,11 +173,10 @@ def test_bad_keep_vars_stop_the_build(tmp_path, dbt, bad, needle):
 
 
 @pytest.mark.dbt
-def test_early_stopping_slice_is_one_sql_window_kept_out_of_p_hat(tmp_path, dbt):
+def test_early_stopping_slice_is_one_sql_window(tmp_path, dbt):
     """validation_fraction: int_validation_cut is the oracle's time quantile; int_target_train_events
-    flags the events at or after it; int_user_items (hence P_hat and every synthetic event) holds no
-    target pair that only the slice has; training_rows' validation rows are exactly the flagged real
-    events (and their negatives), never a synthetic row."""
+    flags the events at or after it; training_rows' validation rows are exactly the flagged real
+    events (and their negatives), never a synthetic row, and no flagged event is a training row."""
     world, paths = _world(tmp_path, seed=6, n_users=400)
     res = dbt(_vars(paths, validation_fraction=0.2), select="+training_rows", command="run")
     assert res.ok, res.output[-3000:]
@@ -189,11 +185,6 @@ def test_early_stopping_slice_is_one_sql_window_kept_out_of_p_hat(tmp_path, dbt)
     from scalr.oracles import validation_start
     assert abs((pd.Timestamp(cut) - validation_start(tt.event_ts, 0.2)).total_seconds()) < 1e-3
     assert (tt.is_validation == (tt.event_ts >= cut)).all() and 0.15 < tt.is_validation.mean() < 0.25
-    ui = res.table("int_user_items")
-    tgt = ui[ui.domain_role == "target"]
-    assert len(tgt) and (tgt.last_event_ts < cut).all()
-    before = tt[(tt.label == 1) & ~tt.is_validation][["user_id", "item_id"]].drop_duplicates()
-    assert len(tgt) == len(before)
     rows = res.table("training_rows")
     val = rows[rows.is_validation]
     assert len(val) and (val.is_synthetic == 0).all()

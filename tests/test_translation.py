@@ -11,15 +11,10 @@ from scalr import demo_world
 
 
 def reference_translation(events: pd.DataFrame, source_domains, target, train_end,
-                          min_support=1, top_n=None, validation_fraction=0.1) -> pd.DataFrame:
+                          min_support=1, top_n=None) -> pd.DataFrame:
     """Independent implementation: indicator matrices S (users x source items) and T (users x
-    target items) over overlap users; C = S^T T; n_j = column sums of S. Target events of the
-    early-stopping slice (the latest validation_fraction, scalr.oracles.validation_start) are left out."""
-    from scalr.oracles import validation_start
+    target items) over overlap users; C = S^T T; n_j = column sums of S."""
     ev = events[pd.to_datetime(events.event_ts) < pd.Timestamp(train_end)]
-    cut = validation_start(ev.event_ts[ev.domain == target], validation_fraction)
-    if cut is not None:
-        ev = ev[(ev.domain != target) | (pd.to_datetime(ev.event_ts) < cut)]
     ev = ev[ev.domain.isin(list(source_domains) + [target])].drop_duplicates(["user_id", "domain", "item_id"])
     src, tgt = ev[ev.domain != target], ev[ev.domain == target]
     overlap = np.intersect1d(src.user_id.unique(), tgt.user_id.unique())
@@ -115,7 +110,7 @@ def test_food_kitchen_translation_equals_independent_scipy(dbt):
     ev = pd.read_csv(FOOD_KITCHEN, dtype=str, usecols=["user_id", "item_id", "domain", "event_date"])
     ev = ev.rename(columns={"event_date": "event_ts"})
     ref = reference_translation(ev, ["food"], "kitchen", "2014-01-01")
-    assert len(got) == len(ref) == 556_345  # 610,998 with the early-stopping slice counted (before validation_fraction)
+    assert len(got) == len(ref) == 610_998
     for col in ["source_item", "target_item", "n_users_ji", "n_users_j"]:
         assert (got[col].to_numpy() == ref[col].to_numpy()).all(), col
     np.testing.assert_allclose(got.p_hat, ref.p_hat, rtol=0, atol=1e-12)

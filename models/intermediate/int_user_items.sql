@@ -6,28 +6,14 @@
     integers, so the dense surrogate keys are assigned here, once: user_key numbers the users in
     user_id order and item_key the (domain, item_id) pairs in (domain, item_id) order. Within one
     domain item_key therefore sorts like item_id, so "ties by item_id" can be broken on item_key.
-    Keys depend only on the set of ids, not on row order or threads.
-
-    Target events of the early-stopping slice (event_ts >= int_validation_cut.validation_start)
-    are left out, so no P_hat count and no synthetic event rests on them. -#}
+    Keys depend only on the set of ids, not on row order or threads. -#}
 {%- set cap = scalr_var_number('max_items_per_user', 'int_user_items', integer=true, min_value=1, nullable=true) -%}
 
 with
 
-cut as (
-    select * from {{ ref('int_validation_cut') }}
-),
-
 positives as (
-    select events.* from {{ ref('int_events_train') }} as events
-    cross join cut
-    where
-        events.label = 1
-        and (
-            events.domain_role <> 'target'
-            or cut.validation_start is null
-            or events.event_ts < cut.validation_start
-        )
+    select * from {{ ref('int_events_train') }}
+    where label = 1
 ),
 
 user_items as (
