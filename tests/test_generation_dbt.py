@@ -147,7 +147,7 @@ def test_leave_self_out_through_dbt(tmp_path_factory):
     share, self_only, rows, dropped = {}, {}, {}, {}
     for loo in (True, False):
         res = run_dbt(tmp_path_factory.mktemp(f"loo{loo}"), {**base, "leave_self_out": loo},
-                      select="+synthetic_events translation int_target_train_events")
+                      select="+synthetic_events translation +int_target_train_events")
         assert res.ok, res.output[-3000:]
         with res.con() as con:
             share[loo] = con.sql(_COPY_SHARE).fetchall()[0][0]
