@@ -30,6 +30,7 @@ SPEC = demo_world.WorldSpec(n_users=400, n_source_items=80, n_target_items=40, s
                             source_domains=("books", "music"))
 SAMPLER_KEY = "user_id, source_domain, source_item, event_ts, label, draw"
 TRANSLATION_KEY = "source_domain, source_item, target_item"
+TARGET_TRAIN_KEY = "user_id, item_id, event_ts, label"
 SPARK_MISSING = [name for name, ok in [("pyspark", importlib.util.find_spec("pyspark") is not None),
                                        ("dbt-spark", importlib.util.find_spec("dbt.adapters.spark") is not None),
                                        ("java", shutil.which("java") is not None)] if not ok]
@@ -64,7 +65,7 @@ def start_spark(tmp_path_factory) -> subprocess.Popen:
         log = (tmp / "spark.out").open("w")
         _cache["spark"] = subprocess.Popen(
             [sys.executable, "-m", "scalr.spark_run", "--project-dir", str(PROJECT), "--vars", json.dumps(v),
-             "--export", "translation,synthetic_events_sql", "--out", str(tmp / "spark_out"),
+             "--export", "translation,synthetic_events_sql,int_target_train_events", "--out", str(tmp / "spark_out"),
              "--target-path", str(tmp / "spark_target"), "--log-path", str(tmp / "spark_logs")],
             cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
         atexit.register(lambda p=_cache["spark"]: p.poll() is None and p.kill())  # a session that stops early
@@ -86,12 +87,12 @@ def wait_spark(tmp_path_factory) -> tuple[int, str, Path]:
 
 def duck_builds(tmp_path_factory) -> dict:
     """The DuckDB builds (once): DataFrames plain (synthetic_events_sql, leave_self_out false),
-    translation, lso (leave_self_out true), lso_1_thread (its compiled SQL run with 1 DuckDB
+    translation, target_train (int_target_train_events), lso (leave_self_out true), lso_1_thread (its compiled SQL run with 1 DuckDB
     thread), user_items (the overlap users' distinct positives), events (int_source_events)."""
     if "duck" in _cache:
         return _cache["duck"]
     tmp, v = world(tmp_path_factory)
-    res = run_dbt(tmp / "duck", v, command="run", select="+translation +synthetic_events_sql")
+    res = run_dbt(tmp / "duck", v, command="run", select="+translation +synthetic_events_sql +int_target_train_events")
     assert res.ok, res.output[-4000:]
     out = {}
     with res.con() as con:
@@ -100,6 +101,7 @@ def duck_builds(tmp_path_factory) -> dict:
         out["user_items"] = con.sql("select u.user_id, u.domain_role, u.domain, u.item_id from int_user_items u "
                                     "inner join int_overlap_users o on u.user_key = o.user_key").df()
         out["events"] = con.sql("select * from int_source_events").df()
+        out["target_train"] = con.sql(f"select * from int_target_train_events order by {TARGET_TRAIN_KEY}").df()
     lso = run_dbt(tmp / "lso", dict(v, leave_self_out=True), command="run", select="synthetic_events_sql",
                   db=res.db)
     assert lso.ok, lso.output[-4000:]

@@ -1,6 +1,8 @@
 """The spark target (dbt-spark, method session, local pyspark): staging -> intermediate ->
 translation and synthetic_events_sql build on Spark; translation equals DuckDB's exactly, the SQL
-sampler's rows equal DuckDB's (md5 uniforms) and its draws fit p_norm (chi-square).
+sampler's rows equal DuckDB's (md5 uniforms) and its draws fit p_norm (chi-square); the
+early-stopping slice (int_validation_cut through the dispatched scalr_time_quantile, flagged in
+int_target_train_events) flags the same events on both engines.
 
 Marked `spark` (deselect with -m 'not spark'). Skips when pyspark or java is missing, unless
 SCALR_REQUIRE_SPARK=1 (.ci/run sets it after `make setup-spark`): then it fails instead."""
@@ -38,7 +40,9 @@ def built(tmp_path_factory):
     con = duckdb.connect()
     out = {"duck_translation": duck["translation"], "duck_synthetic_events_sql": duck["plain"],
            "user_items": duck["user_items"], "events": duck["events"]}
-    for name, key in [("translation", build.TRANSLATION_KEY), ("synthetic_events_sql", build.SAMPLER_KEY)]:
+    out["duck_int_target_train_events"] = duck["target_train"]
+    for name, key in [("translation", build.TRANSLATION_KEY), ("synthetic_events_sql", build.SAMPLER_KEY),
+                      ("int_target_train_events", build.TARGET_TRAIN_KEY)]:
         out[f"spark_{name}"] = con.sql(f"select * from read_parquet('{out_dir / name}/*.parquet') "
                                        f"order by {key}").df()
     return out
@@ -70,3 +74,16 @@ def test_sql_sampler_on_spark_equals_duckdb_and_fits_p_norm(built):
     fit = chi_square(m.observed, tr.p_norm * m.groupby(["source_domain", "source_item"])["observed"].transform("sum"),
                      m.source_item)
     assert fit.pvalue > 1e-3, fit
+
+
+def test_validation_slice_on_spark_equals_duckdb(built):
+    """scalr_time_quantile's Spark implementation (percentile over unix_micros) and DuckDB's
+    quantile_cont put the slice at the same place: the same events flagged is_validation."""
+    s, d = built["spark_int_target_train_events"], built["duck_int_target_train_events"]
+    s = s.assign(event_ts=pd.to_datetime(s.event_ts).dt.tz_localize(None))
+    assert list(s.columns) == list(d.columns) and len(s) == len(d) > 500
+    for col in ["user_id", "item_id", "event_ts", "label"]:
+        assert (s[col].astype(str).to_numpy() == d[col].astype(str).to_numpy()).all(), col
+    flags = d.is_validation.to_numpy(bool)
+    assert 0.05 * len(d) < flags.sum() < 0.2 * len(d)  # a slice of about validation_fraction 0.1
+    assert (s.is_validation.to_numpy(bool) == flags).all()
