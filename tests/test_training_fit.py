@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from scalr import demo_world
+from scalr import ladder as la
 from scalr.oracles import translate
 
 from tests.conftest import run_dbt
@@ -41,7 +42,7 @@ def world(tmp_path_factory):
 @pytest.fixture(scope="module")
 def planted(world):
     tmp, path, ev = world
-    res = run_dbt(tmp / "slice", {"events_path": str(path), **VARS}, command="run", select=BOTH + " +training_rows")
+    res = run_dbt(tmp / "slice", {"events_path": str(path), **VARS}, command="run", select=BOTH + " +training_rows +int_target_eval_events")
     assert res.ok, res.output[-4000:]
     return res, ev
 
@@ -112,3 +113,33 @@ def test_without_a_slice_the_two_fits_are_the_same_tables(world):
             a = c.sql(f"select * from {whole} order by {key}").df()
             b = c.sql(f"select * from {fit} order by {key}").df()
             assert len(a) > 100 and a.equals(b), (whole, fit)
+
+
+@pytest.mark.dbt
+def test_the_ladder_trains_on_the_training_fit_and_evaluates_on_the_whole_window(planted, monkeypatch):
+    """scalr.ladder (model_metrics, scalr.experiments): the training rows' context and synthetic
+    rows are the training fit's (no synthetic mass on PI), the evaluation context the whole
+    window's (PI carries the planted users' draws)."""
+    res, _ = planted
+    with res.con() as con:
+        data = la.BuildData.from_db(con, pd.Timestamp(TRAIN_END))
+    assert data.train_synthetic is not None and data.train_translation is not None
+    seen = {}
+    train_rows, score = la.training_rows, la.score
+
+    def spy_rows(ctx, data_, synthetic, cfg):
+        seen["train"], seen["train_synthetic"] = ctx, synthetic
+        return train_rows(ctx, data_, synthetic, cfg)
+
+    def spy_score(ctx, *a, **kw):
+        seen["eval"] = ctx
+        return score(ctx, *a, **kw)
+
+    monkeypatch.setattr(la, "training_rows", spy_rows)
+    monkeypatch.setattr(la, "score", spy_score)
+    gen = la.Generator("default", data.synthetic, arms=("T+S",), train_synthetic=data.train_synthetic)
+    la.run_ladder(data, la.LadderConfig(seeds=(0,), n_boot=10), [gen], log=lambda m: None)
+    assert seen["train_synthetic"] is data.train_synthetic
+    pi = seen["eval"].items.get_loc("PI")
+    assert seen["eval"].Hs[:, pi].sum() > 0 and seen["train"].Hs[:, pi].sum() == 0
+    assert seen["eval"].P_matrix[:, pi].sum() > 0 and seen["train"].P_matrix[:, pi].sum() == 0
