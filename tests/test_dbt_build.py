@@ -41,28 +41,35 @@ def test_full_dbt_build_on_demo_world(demo_build):
 
 def test_one_p_hat_for_features_synthetic_rows_and_the_mart(tmp_path, dbt):
     """Under target_keep_users, min_support, translation_shrinkage and count_noise_epsilon together,
-    the synthetic events are drawn from the pairs of the translation mart with its p_hat, and the
-    training_rows mart's features are the features of those marts (recomputed from them)."""
+    each of the two fits of P_hat (README "The early-stopping slice and P_hat") is one table: the
+    synthetic events are drawn from the pairs of its translation mart with its p_hat (whole window:
+    translation -> synthetic_events; training fit: training_translation ->
+    training_synthetic_events), and the training_rows mart's features are the features of the
+    training fit's marts (recomputed from them)."""
     paths = demo_world.write(demo_world.generate(demo_world.WorldSpec(n_users=1500, seed=3)), tmp_path / "w")
     v = {"events_path": str(paths["events"]), "items_path": str(paths["items"]), "target_keep_users": 0.5,
          "min_support": 2, "translation_shrinkage": 2, "count_noise_epsilon": 1.0, "mf_factors": 8}
-    res = dbt(v, command="run", select="+training_rows")
+    res = dbt(v, command="run", select="+training_rows +synthetic_events translation")
     assert res.ok, res.output[-4000:]
+    n_pairs = {}
     with res.con() as con:
-        bad = con.sql("""select count(*) from synthetic_events s left join translation t
-                         on s.source_domain = t.source_domain and s.source_item = t.source_item
-                         and s.target_item = t.target_item
-                         where t.target_item is null or abs(t.p_hat - s.p_hat) > 1e-12""").fetchall()[0][0]
-        n_syn = con.sql("select count(*) from synthetic_events").fetchall()[0][0]
+        for syn_mart, tr_mart in (("synthetic_events", "translation"), ("training_synthetic_events", "training_translation")):
+            bad = con.sql(f"""select count(*) from {syn_mart} s left join {tr_mart} t
+                             on s.source_domain = t.source_domain and s.source_item = t.source_item
+                             and s.target_item = t.target_item
+                             where t.target_item is null or abs(t.p_hat - s.p_hat) > 1e-12""").fetchall()[0][0]
+            n_syn = con.sql(f"select count(*) from {syn_mart}").fetchall()[0][0]
+            n_pairs[tr_mart] = con.sql(f"select count(*) from {tr_mart}").fetchall()[0][0]
+            assert n_syn > 1000 and bad == 0, syn_mart
         real = con.sql("select user_id, item_id, event_ts, label from int_target_train_events "
                        "order by user_id, item_id, event_ts, label").df()
         src = con.sql("select user_id, source_domain, source_item, event_ts, label from int_source_events "
                       "order by user_id, source_domain, source_item, event_ts, label").df()
-        tr = con.sql("select * from translation order by source_domain, source_item, target_rank").df()
-        syn = con.sql("select * from synthetic_events_aligned").df()
+        tr = con.sql("select * from training_translation order by source_domain, source_item, target_rank").df()
+        syn = con.sql("select * from training_synthetic_events_aligned").df()
         rows = con.sql("select * from training_rows order by row_id").df()
         hidden = con.sql("select count(*) from int_target_users where not kept").fetchall()[0][0]
-    assert n_syn > 1000 and bad == 0 and hidden > 100
+    assert hidden > 100 and n_pairs["training_translation"] < n_pairs["translation"]  # the slice is left out
     from scalr.factors import FactorConfig
     again = ln.training_rows_from_tables(real, src, tr, syn, ln.RowsConfig(mf=FactorConfig(factors=8, seed=0)))
     assert len(again) == len(rows)

@@ -1,9 +1,10 @@
 {#- The early-stopping window: one row with validation_start, the (1 - validation_fraction) time
     quantile (linear interpolation, as numpy's default) of the real target train events. Events at
     or after it form the validation slice: int_target_train_events flags them (is_validation), the
-    ranker early-stops on them and never trains on them. P_hat still counts them (README: leaving
-    them out of the one P_hat cost Food -> Kitchen its T+S gain; the slice belongs out of the P_hat of
-    the training rows only, a second fit not built yet).
+    ranker early-stops on them and never trains on them. The whole-window P_hat (int_translation:
+    product, evaluation) counts them; the training fit (int_training_events ->
+    int_training_translation -> training_synthetic_events) leaves them out (README "The
+    early-stopping slice and P_hat").
     Coarse times (day / month / year granular): when the events tied at or after the quantile are
     more than 2 x validation_fraction of all, the slice starts at the next time after the first of
     them instead (the

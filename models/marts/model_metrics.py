@@ -55,6 +55,8 @@ def model(dbt, session):
         translation=pandas_of(session, dbt.ref("translation"), "source_domain, source_item, target_rank"),
         train_end=pd.Timestamp(str(c.get("train_end"))),
     )
+    # two fits (README "The early-stopping slice and P_hat"): the models train on the training_rows mart
+    # (the training fit of P_hat), evaluation features read the whole-window translation / synthetic events
     synthetic = pandas_of(session, dbt.ref("synthetic_events_aligned"), "user_id, source_item, event_ts, draw")
     rows = pandas_of(session, dbt.ref("training_rows"), "row_id")
     res, _, _, _ = la.run_ladder(data, cfg, [la.Generator("default", synthetic, rows=rows)], log=lambda m: None)

@@ -32,8 +32,10 @@ def model(dbt, session):
     real = pandas_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label, is_validation")
     source = pandas_of(session, dbt.ref("int_source_events"),
                        "user_id, source_domain, source_item, event_ts, label")
-    translation = pandas_of(session, dbt.ref("translation"), "source_domain, source_item, target_rank")
-    synthetic = pandas_of(session, dbt.ref("synthetic_events_aligned"))
+    # the training fit (README "The early-stopping slice and P_hat"): P_hat and synthetic events
+    # without the early-stopping slice's target events; evaluation reads the whole-window marts
+    translation = pandas_of(session, dbt.ref("training_translation"), "source_domain, source_item, target_rank")
+    synthetic = pandas_of(session, dbt.ref("training_synthetic_events_aligned"))
     # target_keep_users is applied upstream (int_events_train): real holds only kept users' events
     # and translation is the P_hat of that data.
     return ln.training_rows_from_tables(real, source, translation, synthetic, cfg)

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -149,40 +150,65 @@ def grid_studies(grid: dict | None) -> list[tuple[str, str, dict]]:
         over = dict(zip(keys, combo))
         out.append(("grid:" + ",".join(f"{k}={v}" for k, v in over.items()), "joint sweep", over))
     return out
-BUILD_SELECT = "+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values +help_diagnostic"
+BUILD_SELECT = ("+translation +synthetic_events_aligned +int_target_eval_events +int_target_item_values +help_diagnostic "
+                "+training_translation +training_synthetic_events_aligned")
+
+
+def slice_free(target_train: pd.DataFrame) -> pd.DataFrame:
+    """The real target train events outside the early-stopping slice (what the training fit aligns to)."""
+    if "is_validation" not in target_train:
+        return target_train
+    return target_train[~target_train.is_validation.to_numpy(bool)]
 
 
 def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[la.Generator]:
     base = generator_config(v)
+    # two fits (README "The early-stopping slice and P_hat"): every variant's training rows come from
+    # the training fit (P_hat without the early-stopping slice), its evaluation features from the whole window
     out = [la.Generator("default", data.synthetic, "ladder", ("T+S", "T+F+S"),
-                        {"synthetic_rows": len(data.synthetic)})]
+                        {"synthetic_rows": len(data.synthetic)}, train_synthetic=data.train_synthetic)]
     wanted = [(n, *STUDIES[n]) for n in cfg.get("studies", list(STUDIES))] + grid_studies(cfg.get("grid"))
     for name, study, over in wanted:
         over = dict(over)
         bvars = over.pop("build", None)
         if bvars:
-            db = run_dbt({**v, **bvars}, work / name, "+synthetic_events_aligned")
+            # generator = model has no training fit (training_synthetic_events stops the build): its
+            # whole-window events serve the training rows too (README "The early-stopping slice and P_hat")
+            fit2 = bvars.get("generator", v.get("generator", "frequency")) == "frequency"
+            db = run_dbt({**v, **bvars}, work / name,
+                         "+synthetic_events_aligned" + (" +training_synthetic_events_aligned" if fit2 else ""))
             with duckdb.connect(str(db), read_only=True) as con:
                 syn = con.sql("select * from synthetic_events_aligned order by user_id, source_item, event_ts, draw").df()
                 raw = con.sql("select count(*) from synthetic_events").fetchall()[0][0]
+                tsyn = con.sql("select * from training_synthetic_events_aligned "
+                               "order by user_id, source_item, event_ts, draw").df() if fit2 else None
             out.append(la.Generator(name, syn, study, ("T+S",), {"synthetic_rows_raw": int(raw),
-                                                                  "synthetic_rows": len(syn)}))
+                                                                  "synthetic_rows": len(syn)}, train_synthetic=tsyn))
             continue
         tvars = over.pop("vars", None)
         lam = over.pop("lambda", None)
         purge = over.pop("purge_threshold", "unset")
         mode = over.pop("purge_mode", None)
-        translation = data.translation
+        translation, user_items = data.translation, data.user_items
+        train_translation, train_user_items = data.train_translation, data.train_user_items
         if tvars:
-            db = run_dbt({**v, **tvars}, work / name, "+translation")
+            db = run_dbt({**v, **tvars}, work / name, "+translation +training_translation")
             with duckdb.connect(str(db), read_only=True) as con:
                 translation = con.sql("select * from translation order by source_domain, source_item, target_rank").df()
                 user_items = con.sql("select user_id, domain, domain_role, item_id from int_user_items "
                                      "order by user_id, domain, item_id").df()
+                train_translation = con.sql("select * from training_translation "
+                                            "order by source_domain, source_item, target_rank").df()
+                train_user_items = con.sql("select user_id, domain, domain_role, item_id from int_training_user_items "
+                                           "order by user_id, domain, item_id").df()
         gcfg = dataclasses.replace(base, **over)
         syn, info = gen.synthesize(translation, data.source_train, data.target_train, data.item_values, gcfg,
-                                   user_items if tvars else data.user_items)
-        out.append(la.Generator(name, syn, study, ("T+S",), info, lam, purge, purge_mode=mode))
+                                   user_items)
+        tsyn = None
+        if train_translation is not None:  # the same generator on the training fit's P_hat
+            tsyn, _ = gen.synthesize(train_translation, data.source_train, slice_free(data.target_train),
+                                     data.item_values, gcfg, train_user_items)
+        out.append(la.Generator(name, syn, study, ("T+S",), info, lam, purge, purge_mode=mode, train_synthetic=tsyn))
     ctrl = cfg.get("controls") or {}
     if ctrl.get("oracle_world") is not None:
         from scalr import demo_world
@@ -198,8 +224,13 @@ def generators_for(cfg: dict, v: dict, data: la.BuildData, work: Path) -> list[l
                                    dataclasses.replace(base, leave_self_out=False))
         out.append(la.Generator("oracle", syn, "control", ("T+S",), info))
     if ctrl.get("shuffled", False):
-        out.append(la.Generator("shuffled", gen.shuffle_users(data.synthetic, int(ctrl.get("shuffle_seed", 0))),
-                                "control", ("T+S",), {"synthetic_rows": len(data.synthetic)}))
+        seed = int(ctrl.get("shuffle_seed", 0))
+        both = [f for f in (data.synthetic, data.train_synthetic) if f is not None]
+        users = np.unique(np.concatenate([f.user_id.to_numpy().astype(str) for f in both]))
+        out.append(la.Generator("shuffled", gen.shuffle_users(data.synthetic, seed, users), "control", ("T+S",),
+                                {"synthetic_rows": len(data.synthetic)},
+                                train_synthetic=None if data.train_synthetic is None
+                                else gen.shuffle_users(data.train_synthetic, seed, users)))
     return out
 
 

@@ -96,10 +96,11 @@ def oracle_translation(true: pd.DataFrame) -> pd.DataFrame:
               "target_rank", "n_targets"]].reset_index(drop=True)
 
 
-def shuffle_users(synthetic: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+def shuffle_users(synthetic: pd.DataFrame, seed: int = 0, users: np.ndarray | None = None) -> pd.DataFrame:
     """Each user's synthetic history handed, whole, to another user (seeded permutation of the
-    users that have synthetic events): items, volumes and weights unchanged, user link broken."""
-    users = np.unique(synthetic.user_id.to_numpy().astype(str))
+    users that have synthetic events, or of ``users``, sorted unique ids that include them: the
+    same permutation for the two fits' events): items, volumes and weights unchanged, user link broken."""
+    users = np.unique(synthetic.user_id.to_numpy().astype(str)) if users is None else np.asarray(users)
     perm = np.random.default_rng(seed).permutation(len(users))
     mapping = pd.Series(users[perm], index=users)
     return synthetic.assign(user_id=mapping.reindex(synthetic.user_id.to_numpy().astype(str)).to_numpy())

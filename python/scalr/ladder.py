@@ -88,6 +88,12 @@ class BuildData:
     item_values: pd.DataFrame | None = None  # int_target_item_values: item_id, value
     synthetic: pd.DataFrame | None = None  # synthetic_events_aligned (when built)
     user_items: pd.DataFrame | None = None  # int_user_items: user_id, domain, domain_role, item_id
+    # the training fit (README "The early-stopping slice and P_hat"): P_hat and synthetic events without the
+    # early-stopping slice's target events, read by the training rows' features and synthetic rows (None: the
+    # whole-window ones above)
+    train_translation: pd.DataFrame | None = None  # training_translation mart
+    train_synthetic: pd.DataFrame | None = None  # training_synthetic_events_aligned
+    train_user_items: pd.DataFrame | None = None  # int_training_user_items
 
     @classmethod
     def from_db(cls, con: duckdb.DuckDBPyConnection, train_end: pd.Timestamp, synthetic: bool = True) -> "BuildData":
@@ -110,6 +116,13 @@ class BuildData:
             if synthetic and "synthetic_events_aligned" in tables else None,
             user_items=q("select user_id, domain, domain_role, item_id from int_user_items "
                          "order by user_id, domain, item_id") if "int_user_items" in tables else None,
+            train_translation=q("select * from training_translation order by source_domain, source_item, target_rank")
+            if "training_translation" in tables else None,
+            train_synthetic=q("select * from training_synthetic_events_aligned "
+                              "order by user_id, source_item, event_ts, draw")
+            if synthetic and "training_synthetic_events_aligned" in tables else None,
+            train_user_items=q("select user_id, domain, domain_role, item_id from int_training_user_items "
+                               "order by user_id, domain, item_id") if "int_training_user_items" in tables else None,
         )
 
 
@@ -351,15 +364,22 @@ def per_user_and_point(es: EvalSet, scored: dict) -> dict:
 
 def run_group(es: EvalSet, data: BuildData, translation: pd.DataFrame, synthetic: pd.DataFrame | None,
               arms: list[Arm], cfg: LadderConfig, reference: dict, heuristics: tuple[tuple[str, str], ...] = (),
-              log=print, rows: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, dict]:
-    """One generator configuration: context, training rows (built here, or ``rows``: the
-    training_rows mart of the same build), leak audit of the arms that train on synthetic rows,
-    models, full-catalog scoring, summaries. Fills ``reference`` when the group holds arm T (then
-    T must be its first arm)."""
+              log=print, rows: pd.DataFrame | None = None, train_translation: pd.DataFrame | None = None,
+              train_synthetic: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, dict]:
+    """One generator configuration: training rows (built here, or ``rows``: the training_rows mart
+    of the same build), leak audit of the arms that train on synthetic rows, models, full-catalog
+    scoring, summaries. Fills ``reference`` when the group holds arm T (then T must be its first arm).
+
+    Two fits (README "The early-stopping slice and P_hat"): the training rows (their synthetic rows
+    and every feature that reads P_hat or synthetic events) come from the training fit
+    ``train_translation`` / ``train_synthetic`` (None: the whole-window one), the evaluation rows'
+    features from the whole-window ``translation`` / ``synthetic``."""
     t0 = time.time()
-    ctx = context(es, translation, synthetic, cfg)
     if rows is None:
-        rows = training_rows(ctx, data, synthetic, cfg)
+        tr_t = translation if train_translation is None else train_translation
+        tr_s = synthetic if train_synthetic is None else train_synthetic
+        rows = training_rows(context(es, tr_t, tr_s, cfg), data, tr_s, cfg)
+    ctx = context(es, translation, synthetic, cfg)
     audit_tab = None
     n_syn = int((rows.is_synthetic.to_numpy() == 1).sum())
     for a in arms:
@@ -408,6 +428,7 @@ class Generator:
     purge_threshold: object = "unset"  # overrides LadderConfig.purge_threshold (None = no auto-purge)
     rows: pd.DataFrame | None = None  # its training rows when already built (the training_rows mart)
     purge_mode: str | None = None  # overrides LadderConfig.purge_mode
+    train_synthetic: pd.DataFrame | None = None  # the training fit's events for the training rows (None: synthetic)
 
 
 def run_ladder(data: BuildData, cfg: LadderConfig, generators: list[Generator],
@@ -437,7 +458,8 @@ def run_ladder(data: BuildData, cfg: LadderConfig, generators: list[Generator],
         if g.purge_mode is not None:
             gcfg = dataclasses.replace(gcfg, purge_mode=g.purge_mode)
         r, d, a, _ = run_group(es, data, data.translation, g.synthetic, arms, gcfg, reference, heuristics=heur,
-                               log=log, rows=g.rows)
+                               log=log, rows=g.rows, train_translation=data.train_translation,
+                               train_synthetic=g.train_synthetic)
         res.append(r)
         dec.append(d)
         if a is not None:
