@@ -31,8 +31,9 @@ demo/events.csv.gz: | setup
 demo: setup demo/events.csv.gz
 	$(BIN)/dbt build --vars '$(DEMO_VARS)'
 
+# 2 workers (pytest-xdist; tests/conftest.py keeps the modules that share a build on one worker)
 test: setup
-	$(BIN)/pytest -q --durations=25
+	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=25
 
 # benchmark on a seeded 1e6-event world: bench_results/bench_<stamp>.csv and .md (docs/performance.md)
 bench: setup

@@ -60,6 +60,23 @@ def dbt(tmp_path):
     return _run
 
 
+# pytest-xdist (`make test`: -n 2 --dist loadgroup) schedules by group: every module is one group,
+# so its module-scoped builds run once, and the modules that share a session-scoped build (or the
+# Spark process of tests/sampler_sql_build.py) form one group, so it is built once per session.
+SHARED_GROUPS = {
+    "shared_builds": ("test_dbt_build", "test_generation_dbt", "test_dbt_ecosystem", "test_sql_client",
+                      "test_walks_dbt", "test_privacy"),  # demo_build / privacy_build
+    "sampler_sql": ("test_sampler_sql", "test_spark"),  # tests/sampler_sql_build.py
+}
+_GROUP_OF = {module: group for group, modules in SHARED_GROUPS.items() for module in modules}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else item.nodeid
+        item.add_marker(pytest.mark.xdist_group(_GROUP_OF.get(module, module)))
+
+
 def copy_db(res: DbtResult, dest: Path) -> Path:
     """A private copy of a build's DuckDB file (cheap) for a test that writes to it: the shared
     builds below stay read-only."""
