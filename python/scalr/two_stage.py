@@ -310,30 +310,36 @@ class TwoStageTables:
 
     @classmethod
     def build(cls, holders, user_targets, pop_n_users, target_code) -> "TwoStageTables":
-        sk = holders["source_key"].to_numpy().astype(np.int64)
-        uk = holders["user_key"].to_numpy().astype(np.int64)
-        w = holders["w"].to_numpy().astype(np.int64)
-        h_key = (sk << 32) | uk
+        # memory at 1e8 source events (~3e7 holders): 24 bytes per holder kept (key, user, w, cum)
+        sk = _np(holders["source_key"], np.int64)
+        h_key = (sk << 32) | _np(holders["user_key"], np.int64)
         if len(h_key) > 1 and not (h_key[1:] > h_key[:-1]).all():
             raise ValueError("two_stage: holders are not unique and sorted by (source_key, user_key)")
-        cum = np.concatenate([[0], np.cumsum(w)[:-1]]).astype(np.int64) if len(w) else np.zeros(0, np.int64)
         brk = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]]) if len(sk) else np.zeros(0, np.int64)
-        src_total = np.add.reduceat(w, brk) if len(sk) else np.zeros(0, np.int64)
-        tu = user_targets["user_key"].to_numpy().astype(np.int64)
-        tt = target_code(user_targets["target_key"].to_numpy().astype(np.int64)).astype(np.int32)
+        src_keys = sk[brk]
+        del sk
+        uk = _np(holders["user_key"], np.int32)
+        w = _np(holders["w"], np.int32)
+        cum = np.zeros(len(w), np.int64)
+        if len(w):
+            np.cumsum(w[:-1], out=cum[1:])
+        src_total = np.add.reduceat(w.astype(np.int64), brk) if len(w) else np.zeros(0, np.int64)
+        tu = _np(user_targets["user_key"], np.int64)
+        tt = target_code(_np(user_targets["target_key"], np.int64)).astype(np.int32)
         n_u = int(max(uk.max() if len(uk) else 0, tu.max() if len(tu) else 0)) + 1
         ut_ptr = np.zeros(n_u + 1, np.int64)
         np.cumsum(np.bincount(tu, minlength=n_u), out=ut_ptr[1:])
+        del tu
         if (np.diff(ut_ptr)[uk] != w).any():
             raise ValueError("two_stage: int_overlap_users.n_target_items differs from the users' target rows")
         pop_cum = np.cumsum(np.asarray(pop_n_users, np.int64))
-        return cls(sk[brk], brk.astype(np.int64), src_total, h_key, uk, w, cum, ut_ptr, tt, pop_cum)
+        return cls(src_keys, brk.astype(np.int64), src_total, h_key, uk, w, cum, ut_ptr, tt, pop_cum)
 
 
 def _holder_of(t: TwoStageTables, gpos: np.ndarray, g: np.ndarray) -> np.ndarray:
     """The holder whose incidence range holds global position gpos (cum[h] <= gpos < cum[h + 1]),
     gpos grouped by source item (g ascending): one searchsorted per source item within its
-    holders (cache-local; a single global search over all holders costs ~3x more)."""
+    holders (cache-local: 2.3 s against 3.0 s for one global search at 1e7 source events)."""
     h = np.empty(len(gpos), np.int64)
     if not len(gpos):
         return h
