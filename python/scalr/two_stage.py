@@ -37,8 +37,8 @@ drawn pairs to U_j and T_u', p_hat = n_users_ji / |U_j|, p = (n_users_ji + beta 
 are NULL (the columns and types stay synthetic_events').
 
 Streaming (``two_stage_stream``, docs/performance.md): DuckDB sorts only the source events
-(source_key, user_id, event_ts, label, with self_key for leave-self-out, as the P_hat path reads
-them); the holders (j, u', |T_u'|) in (j, u') order with global prefix sums, the overlap users'
+(source_key, user_id, event_ts, label, as the P_hat path reads them; for leave-self-out the user's
+key is looked up among the overlap users' ids per batch, and u counts where (j, u) is a holder); the holders (j, u', |T_u'|) in (j, u') order with global prefix sums, the overlap users'
 targets as CSR by user_key and the popularity prefix sums are held in memory (O(user-items)). A
 batch of events draws K uniforms per event, ``scalr.sampling.hash_uniform(seed, e * K + d, 0)`` for
 event number e of the total order and draw d (the popularity pick: stream 1), finds the holder by a
@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scalr.sampling import (STREAM_SCHEMA, TargetCodes, _compact, _dict_column, _np, _plain, events_sql,
                             hash_uniform)
@@ -355,7 +356,7 @@ def _holder_of(t: TwoStageTables, gpos: np.ndarray, g: np.ndarray) -> np.ndarray
 def draw_batch(t: TwoStageTables, source_key, self_key, event0: int, cfg: TwoStageConfig):
     """Draws for a batch of events (sorted by source_key, every source key in ``t.src_keys``):
     (event index in the batch, draw number, target code) of the kept rows, event-major. ``self_key``
-    is the user's user_key where u holds j (else -1); ``event0`` numbers the batch's first event in
+    is the user's user_key where u is an overlap user (else -1; it counts where u is a holder of j); ``event0`` numbers the batch's first event in
     the whole stream. The uniforms are ``scalr.sampling.hash_uniform(seed, (event0 + e) * K + d,
     stream)``: a function of the event's position in the total event order and the seed only."""
     k, beta = int(cfg.k), float(cfg.shrinkage)
@@ -420,8 +421,13 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
     src = query(stream_sources_sql(user_items, overlap, items))
     src_keys = _np(src["source_key"], np.int64)
     src_dom, src_item = _plain(src["source_domain"]), _plain(src["source_item"])
-    ev_sql = events_sql(source_events, stream_sources_sql(user_items, overlap, items),
-                        user_items if cfg.leave_self_out else None)
+    # leave-self-out: u counts for event (u, j) iff u is a holder of j (an overlap user holding j),
+    # so the user's key comes from the overlap users' ids (a hash lookup per batch) and the holder
+    # test from the holders' keys: no held-pair join in the events query (7.1 s against 10.7 s at 1e7)
+    ev_sql = events_sql(source_events, stream_sources_sql(user_items, overlap, items))
+    if cfg.leave_self_out:
+        ov = query(f"select user_id, user_key from ({overlap})")
+        ov_ids, ov_keys = _plain(ov["user_id"]), _np(ov["user_key"], np.int64)
     reader = stream(ev_sql) if stream is not None else query(ev_sql).to_batches(max_chunksize=batch_rows)
     k, alpha = int(cfg.k), float(cfg.user_weight_alpha)
 
@@ -432,7 +438,11 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
             if not n:
                 continue
             key = _np(b["source_key"], np.int64)
-            self_key = _np(b["self_key"], np.int64) if cfg.leave_self_out else None
+            self_key = None
+            if cfg.leave_self_out:
+                pos = pc.index_in(_plain(b["user_id"]), value_set=ov_ids)
+                pos = pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+                self_key = np.where(pos >= 0, ov_keys[np.maximum(pos, 0)], -1) if len(ov_keys) else pos
             ev, d, target = draw_batch(t, key, self_key, event0, cfg)
             event0 += n
             if not len(ev):
