@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from scalr.sampling import _loo_factor
-from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql
+from scalr.sampling import OUTPUT_SCHEMA, _loo_factor
+from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql, two_stage_stream
 
 ALPHA = 1e-3  # a correct sampler fails a test with this probability (fixed seeds: never, in practice)
 
@@ -68,15 +68,24 @@ def random_world(seed: int, n_users: int = 60, n_src: int = 12, n_tgt: int = 15)
     return {"user_items": ui, "overlap": overlap, "items": it, "source_events": se}
 
 
-def draw(world: dict, cfg: TwoStageConfig, threads: int = 2) -> pa.Table:
+IMPLS = ("sql", "stream")  # two_stage_sql (one DuckDB query) and two_stage_stream (numpy)
+
+
+def draw(world: dict, cfg: TwoStageConfig, threads: int = 2, impl: str = "sql", batch_rows: int = 1000) -> pa.Table:
     con = duckdb.connect()
     con.execute(f"set threads = {threads}")
     for name, t in world.items():
         con.register(f"w_{name}", t)
-    q = two_stage_sql("select * from w_source_events", "select * from w_user_items", "select * from w_overlap",
-                      "select * from w_items", cfg)
-    t = con.sql(q).arrow()
-    return t.read_all() if hasattr(t, "read_all") else t
+    inputs = ("select * from w_source_events", "select * from w_user_items", "select * from w_overlap",
+              "select * from w_items")
+
+    def arrow(q):
+        t = con.sql(q).arrow()
+        return t.read_all() if hasattr(t, "read_all") else t
+    if impl == "stream":
+        reader = two_stage_stream(arrow, *inputs, cfg, stream=lambda q: con.sql(q).to_arrow_reader(batch_rows))
+        return pa.Table.from_batches(list(reader), schema=reader.schema).cast(OUTPUT_SCHEMA)
+    return arrow(two_stage_sql(*inputs, cfg))
 
 
 def oracle(world: dict) -> tuple[dict, dict, dict, dict]:
@@ -155,21 +164,23 @@ def chi2_pvalue(draws: pa.Table, world: dict, loo: bool, beta: float = 0.0, wron
     return float(stats.chi2.sf(chi2, dof))
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_fits_p_norm_on_random_worlds(seed):
+def test_fits_p_norm_on_random_worlds(seed, impl):
     """Without leave-self-out every event of j draws from p_norm(.|j) = n_ji / sum n_ji; the same
     draws against uniform-over-support (a wrong p_norm) are rejected."""
     world = random_world(seed)
-    d = draw(world, TwoStageConfig(k=200, seed=seed, leave_self_out=False))
+    d = draw(world, TwoStageConfig(k=200, seed=seed, leave_self_out=False), impl=impl)
     assert chi2_pvalue(d, world, loo=False) > ALPHA
     assert chi2_pvalue(d, world, loo=False, wrong=True) < ALPHA
 
 
-def test_leave_self_out_matches_the_p_hat_paths_definition():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_leave_self_out_matches_the_p_hat_paths_definition(impl):
     """With leave-self-out the draws of (u, j) follow p_norm_i (n_ji - o_ui) / n_ji renormalised
     (scalr.sampling's definition), and events whose j holds only u's own mass draw nothing."""
     world = random_world(5)
-    d = draw(world, TwoStageConfig(k=300, seed=9, leave_self_out=True))
+    d = draw(world, TwoStageConfig(k=300, seed=9, leave_self_out=True), impl=impl)
     assert chi2_pvalue(d, world, loo=True) > ALPHA
     assert chi2_pvalue(d, world, loo=False) < ALPHA  # not the plain p_norm: own pairs are left out
     n, holders, tgt, _ = oracle(world)
@@ -179,19 +190,21 @@ def test_leave_self_out_matches_the_p_hat_paths_definition():
         assert ((u, j) in drawn) == bool(expected_dist(world, u, j, loo=True)), (u, j)
 
 
-def test_no_draw_outside_the_support():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_no_draw_outside_the_support(impl):
     world = random_world(7)
     n, *_ = oracle(world)
     for loo in (False, True):
-        d = draw(world, TwoStageConfig(k=50, seed=1, leave_self_out=loo))
+        d = draw(world, TwoStageConfig(k=50, seed=1, leave_self_out=loo), impl=impl)
         pairs = set(zip(d["source_item"].to_pylist(), d["target_item"].to_pylist()))
         assert pairs and pairs <= set(n)
         assert set(d["draw"].to_pylist()) == set(range(50))
 
 
-def test_shrinkage_is_a_mixture_with_popularity():
+@pytest.mark.parametrize("impl", IMPLS)
+def test_shrinkage_is_a_mixture_with_popularity(impl):
     world = random_world(11)
-    d = draw(world, TwoStageConfig(k=300, seed=4, leave_self_out=True, shrinkage=3.0))
+    d = draw(world, TwoStageConfig(k=300, seed=4, leave_self_out=True, shrinkage=3.0), impl=impl)
     assert chi2_pvalue(d, world, loo=True, beta=3.0) > ALPHA
     assert chi2_pvalue(d, world, loo=True, beta=0.0) == 0.0  # draws outside j's support exist
 
@@ -219,6 +232,25 @@ def test_byte_identical_whatever_the_thread_count():
     assert a.equals(b) and a.num_rows > 1000
     c = draw(world, TwoStageConfig(k=7, seed=4, shrinkage=1.0), threads=4)
     assert not a["target_item"].equals(c["target_item"])
+
+
+def test_stream_byte_identical_whatever_the_batch_size_and_thread_count():
+    """two_stage_stream: the rows are a function of the inputs and the seed (batch size 1, 37,
+    10^6 events; 1 or 4 DuckDB threads), the seed changes them, and the user weight follows
+    n_user_events^-alpha."""
+    world = random_world(17, n_users=200)
+    cfg = TwoStageConfig(k=7, seed=3, shrinkage=1.0, user_weight_alpha=0.5)
+    a = draw(world, cfg, threads=1, impl="stream", batch_rows=1)
+    for threads, rows in ((4, 37), (2, 10**6)):
+        assert a.equals(draw(world, cfg, threads=threads, impl="stream", batch_rows=rows))
+    assert a.num_rows > 1000
+    c = draw(world, TwoStageConfig(k=7, seed=4, shrinkage=1.0, user_weight_alpha=0.5), impl="stream")
+    assert not a["target_item"].equals(c["target_item"])
+    n_ev = dict(zip(world["source_events"]["user_id"].to_pylist(), world["source_events"]["n_user_events"].to_pylist()))
+    assert a["weight"].to_pylist() == pytest.approx([n_ev[u] ** -0.5 for u in a["user_id"].to_pylist()])
+    assert a["p"].null_count == a.num_rows
+    order = [(c, "ascending") for c in ("source_item", "user_id", "event_ts", "label", "draw")]
+    assert a.equals(a.sort_by(order))  # event order, draw last (the source items' keys sort like their ids)
 
 
 def test_count_knobs_conflict_with_two_stage():

@@ -11,7 +11,7 @@ carry self_key (u's user_key where u holds j) and the overlap users' target posi
 sorted int64 keys; the counters (dropped draws) are printed to stderr at the end of the stream."""
 from scalr.dbt_config import ModelConfig, arrow_of
 from scalr.model_generation import ModelGenConfig, generate, model_events_sql, model_output_sql
-from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql
+from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql, two_stage_stream
 from scalr.sampling import (STREAM_SCHEMA, LooStats, SamplingConfig, distribution_sql, events_sql,
                             read_item_codes, read_own_pairs, sample_sorted, sources_sql)
 
@@ -57,9 +57,14 @@ def model(dbt, session):
             shrinkage=c.get("translation_shrinkage", 0.0, float),
             confidence_weight=c.get("confidence_weight", "uniform", str),
             user_weight_alpha=c.get("user_weight_alpha", 0.0, float))
-        return session.sql(two_stage_sql(
-            dbt.ref("int_source_events").sql_query(), dbt.ref("int_user_items").sql_query(),
-            dbt.ref("int_overlap_users").sql_query(), dbt.ref("int_items").sql_query(), ts))
+        inputs = (dbt.ref("int_source_events").sql_query(), dbt.ref("int_user_items").sql_query(),
+                  dbt.ref("int_overlap_users").sql_query(), dbt.ref("int_items").sql_query())
+        if ts.pair_stats:  # confidence_weight p / sqrt_p: the drawn pairs' counts, joined in SQL
+            return session.sql(two_stage_sql(*inputs, ts))
+        # numpy over the ordered events (no sort of the K x events rows); an extra cursor streams
+        # the events while DuckDB writes this model's table on the main connection
+        return two_stage_stream(lambda q: arrow_of(session, session.sql(q)), *inputs, ts,
+                                stream=lambda q: session.cursor().sql(q).to_arrow_reader(BATCH_ROWS))
     cfg = SamplingConfig(
         k=c.get("synthetic_k", 3, int),
         strategy=c.get("synthetic_strategy", "sample", str),

@@ -662,7 +662,7 @@ def _two_stage_rows(n, world: dict, world_dir: Path, dbt_vars: dict, memory_limi
     out = [
         _row(n, "two_stage: dbt synthetic_events", syn["rows"], syn["seconds"], syn["peak_rss_mb"],
              baseline=psyn["seconds"], ratio=psyn["seconds"] / syn["seconds"],
-             note=f"synthetic_sampler two_stage (one DuckDB query); baseline = the P_hat path's synthetic_events "
+             note=f"synthetic_sampler two_stage (scalr.two_stage.two_stage_stream: numpy over the ordered events); baseline = the P_hat path's synthetic_events "
                   f"model ({psyn['rows']} rows), which reads the prebuilt int_translation"),
         _row(n, "two_stage: synthetic events from int_user_items (int_overlap_users + synthetic_events) vs "
              "P_hat path (int_overlap_users + int_cooccurrence + int_translation + synthetic_events)", syn["rows"], g,

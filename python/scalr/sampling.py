@@ -52,7 +52,7 @@ every row whose first draw is not an own pair is the same as without leave_self_
 the K highest ``w_i * (n_ji - o_ui) / n_ji`` (ties by target_rank), zero weights excluded.
 
 Output: text columns (user_id, target_item, source_domain, source_item) dictionary-encoded
-(``STREAM_SCHEMA``): user_id indexes the event batch's own column, source_domain / source_item a
+(``STREAM_SCHEMA``; the numeric columns plain): user_id indexes the event batch's own column, source_domain / source_item a
 per-batch dictionary of the batch's source items, target_item ``target_dict`` (or a per-batch
 compaction of it when it is larger than the batch), so no string is copied per synthetic row.
 DuckDB stores them as VARCHAR; ``sample_synthetic`` decodes them to plain strings
@@ -70,7 +70,10 @@ import pyarrow.compute as pc
 STRATEGIES = ("sample", "topk")
 CONFIDENCE = ("uniform", "p", "sqrt_p")
 TEXT_COLUMNS = ("user_id", "target_item", "source_domain", "source_item")
-DICT_COLUMNS = TEXT_COLUMNS + ("event_ts", "weight", "label")  # dictionary-encoded in STREAM_SCHEMA
+# dictionary-encoded in STREAM_SCHEMA: the text columns only (event_ts / weight / label are gathered
+# plain: DuckDB reads a dictionary-encoded numeric column slower than numpy gathers it, 6.8 s
+# against 2.0 s for the three at 1e7 source events, docs/performance.md)
+DICT_COLUMNS = TEXT_COLUMNS
 DIST_COLUMNS = ("source_key", "target_code", "p_norm", "p_hat", "n_users_ji")
 SELF_KEY = "self_key"  # event column for leave_self_out: the user's key if u holds j, else -1
 EVENT_ORDER = ("source_key", "user_id", "event_ts", "label")
@@ -677,8 +680,8 @@ def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: S
             pos, draw = pos.ravel(), np.tile(np.arange(k, dtype=np.int32), n)
         p, p_hat = np.take(tables.p, pos), np.take(tables.p_hat, pos)
         n_users, target = np.take(tables.n_users_ji, pos), np.take(tables.target_code, pos)
-    # per-event columns (user_id, event_ts, label, the user weight) are dictionary-encoded with the
-    # row's event index as the index: no per-row copy of their values
+    # user_id is dictionary-encoded with the row's event index as the index (no per-row string copy);
+    # event_ts, label and the user weight are gathered by that index
     ev_idx = np.repeat(np.arange(n, dtype=np.int32), k) if ev is None else ev
     if cfg.user_weight_alpha > 0:
         if "n_user_events" not in events.schema.names:
@@ -687,27 +690,28 @@ def sample_events(tables: ChunkTables, events: pa.RecordBatch | pa.Table, cfg: S
     else:
         w_u = np.ones(n)
     if cfg.confidence_weight == "uniform":
-        weight = _dict_column(ev_idx, pa.array(w_u))
+        weight = pa.array(w_u[ev_idx])
     else:
         w = confidence(p, cfg.confidence_weight)
         if cfg.user_weight_alpha > 0:
             w *= w_u[ev_idx]
-        weight = _dict_column(np.arange(len(w), dtype=np.int32), pa.array(w))
+        weight = pa.array(w)
     take_src = pa.array(np.searchsorted(sources.keys, run_key))
     label = _plain(events["label"], pa.int32()) if "label" in events.schema.names \
         else pa.array(np.ones(n, np.int32))
     run_rows = _event_rows(ev_run, k, ev)
+    take_ev = pa.array(ev_idx)
     return pa.RecordBatch.from_arrays([
         _dict_column(ev_idx, _plain(events["user_id"])),
         _compact(target, target_dict),
         _dict_column(run_rows, sources.domain.take(take_src)),
         _dict_column(run_rows, sources.item.take(take_src)),
-        _dict_column(ev_idx, _plain(events["event_ts"], pa.timestamp("us"))),
+        _plain(events["event_ts"], pa.timestamp("us")).take(take_ev),
         pa.array(p),
         pa.array(p_hat),
         pa.array(n_users),
         weight,
-        _dict_column(ev_idx, label),
+        label.take(take_ev),
         pa.array(draw),
     ], schema=STREAM_SCHEMA)
 
