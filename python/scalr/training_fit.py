@@ -14,10 +14,10 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from scalr.alignment import AlignConfig, align_stream
-from scalr.dbt_config import ModelConfig
+from scalr.dbt_config import ModelConfig, arrow_of
 from scalr.sampling import (STREAM_SCHEMA, LooStats, SamplingConfig, distribution_sql, events_sql,
                             read_item_codes, read_own_pairs, sample_sorted, sources_sql)
-from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql
+from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql, two_stage_stream
 
 BATCH_ROWS = 1_000_000
 
@@ -25,7 +25,7 @@ BATCH_ROWS = 1_000_000
 @dataclass(frozen=True)
 class FitRelations:
     """SQL of one P_hat fit's relations (dbt refs' sql_query())."""
-    translation: str  # int_translation-shaped: integer keys
+    translation: str | None  # int_translation-shaped: integer keys (unread by two_stage)
     items: str  # int_items-shaped
     user_items: str  # int_user_items-shaped
     overlap_users: str  # int_overlap_users-shaped
@@ -50,13 +50,16 @@ def sampling_config(c: ModelConfig) -> SamplingConfig:
         leave_self_out=c.get("leave_self_out", True, to_bool))
 
 
-def synthetic_stream(session: Any, rel: FitRelations, c: ModelConfig, model: str):
-    """The synthetic events of one fit, as synthetic_events makes them: synthetic_sampler p_hat
-    (scalr.sampling.sample_sorted, leave_self_out) or two_stage (scalr.two_stage). Returns a
-    RecordBatchReader (p_hat) or a DuckDB relation (two_stage). generator = model has no training
-    fit (its embeddings, int_embeddings, are fitted on the whole window): the build stops."""
+def synthetic_stream(session: Any, rel: FitRelations, c: ModelConfig, model: str, training: bool = True):
+    """The frequency generator's synthetic events of one fit: synthetic_events (the whole window,
+    training=False) and training_synthetic_events (the training fit) both call this, so the two
+    fits share one sampler code path: synthetic_sampler p_hat (scalr.sampling.sample_sorted,
+    leave_self_out) or two_stage (scalr.two_stage: the numpy stream over the ordered events, or
+    its SQL form when confidence_weight needs the drawn pairs' counts). Returns a
+    RecordBatchReader or a DuckDB relation. generator = model has no training fit (its embeddings,
+    int_embeddings, are fitted on the whole window): with training=True the build stops."""
     generator = c.get("generator", "frequency", str)
-    if generator != "frequency":
+    if training and generator != "frequency":
         raise ValueError(f"scalr config error in model {model}: var generator={generator!r}: the training fit of "
                          "P_hat (README 'The early-stopping slice and P_hat') is built for generator = frequency "
                          "only (int_embeddings is fitted on the whole train window); build training_rows and "
@@ -70,11 +73,16 @@ def synthetic_stream(session: Any, rel: FitRelations, c: ModelConfig, model: str
         ts = TwoStageConfig(k=cfg.k, seed=cfg.seed, leave_self_out=cfg.leave_self_out,
                             shrinkage=c.get("translation_shrinkage", 0.0, float),
                             confidence_weight=cfg.confidence_weight, user_weight_alpha=cfg.user_weight_alpha)
-        return session.sql(two_stage_sql(rel.source_events, rel.user_items, rel.overlap_users, rel.items, ts))
+        inputs = (rel.source_events, rel.user_items, rel.overlap_users, rel.items)
+        if ts.pair_stats:  # confidence_weight p / sqrt_p: the drawn pairs' counts, joined in SQL
+            return session.sql(two_stage_sql(*inputs, ts))
+        # numpy over the ordered events (no sort of the K x events rows); an extra cursor streams
+        # the events while DuckDB writes the model's table on the main connection
+        return two_stage_stream(lambda q: arrow_of(session, session.sql(q)), *inputs, ts,
+                                stream=lambda q: session.cursor().sql(q).to_arrow_reader(BATCH_ROWS))
 
     def query(q: str) -> pa.Table:
-        t = session.sql(q).arrow()
-        return t.read_all() if hasattr(t, "read_all") else t
+        return arrow_of(session, session.sql(q))
 
     sources, targets = read_item_codes(query, rel.translation, rel.items)
     dist = session.cursor().sql(distribution_sql(rel.translation)).to_arrow_reader(BATCH_ROWS)
