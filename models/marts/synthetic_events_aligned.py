@@ -3,13 +3,10 @@
 Streams synthetic_events twice (scalr.alignment.align_stream: pass 1 reads target_item and label
 and plans the selection with 2 bytes per row, pass 2 re-reads every column and keeps the planned
 rows), so the synthetic table is never held in memory. Both passes read the table in its stored
-row order (the order synthetic_events wrote it in; one plain scan each)."""
-from scalr.alignment import AlignConfig, align_stream
+row order (the order synthetic_events wrote it in; one plain scan each). The same wrapper as
+training_synthetic_events_aligned (scalr.training_fit.aligned_stream)."""
 from scalr.dbt_config import ModelConfig, arrow_of
-
-import pyarrow as pa
-
-BATCH_ROWS = 1_000_000
+from scalr.training_fit import align_config, aligned_stream
 
 
 def model(dbt, session):
@@ -22,22 +19,8 @@ def model(dbt, session):
         "synthetic_k": dbt.config.get("synthetic_k"),
         "synthetic_weight_per_draw": dbt.config.get("synthetic_weight_per_draw"),
     }, "synthetic_events_aligned")
-    k = c.get("synthetic_k", 3, int, min_value=1)
-    cfg = AlignConfig(
-        method=c.get("alignment", "bucket", str),
-        n_buckets=c.get("value_buckets", 10, int),
-        ratio=c.get("synthetic_ratio", None, float),  # null: the largest volume with the real bucket shares
-        seed=c.get("synthetic_seed", 42, int),
-        # each of the K draws of a source event weighs 1/K: a source event's total weight is 1 whatever K
-        weight_scale=1.0 / k if c.get("synthetic_weight_per_draw", False, bool) else 1.0,
-    )
-    synthetic = dbt.ref("synthetic_events").sql_query()
-
-    def scan(columns):
-        cols = "*" if columns is None else ", ".join(columns)
-        return session.cursor().sql(f"select {cols} from ({synthetic})").to_arrow_reader(BATCH_ROWS)
-
+    # alignment none / bucket, value_buckets, synthetic_ratio (null: the largest volume with the real
+    # bucket shares), seed, and weight 1/K per draw with synthetic_weight_per_draw (scalr.training_fit)
     real = arrow_of(session, dbt.ref("int_target_train_events"), "user_id, item_id, event_ts, label")
     values = arrow_of(session, dbt.ref("int_target_item_values"), "item_id")
-    _, schema, batches = align_stream(scan, real, values, cfg)
-    return pa.RecordBatchReader.from_batches(schema, batches)
+    return aligned_stream(session, dbt.ref("synthetic_events").sql_query(), real, values, align_config(c))

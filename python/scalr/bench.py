@@ -49,7 +49,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 PROJECT = Path(__file__).resolve().parents[2]
-DBT = str(Path(sys.executable).with_name("dbt"))
+# the dbt executable beside this interpreter; SCALR_DBT names another (a machine whose Python has no dbt script)
+DBT = os.environ.get("SCALR_DBT") or str(Path(sys.executable).with_name("dbt"))
 START = np.datetime64("2024-01-01T00:00:00", "us")
 SPAN_US = 366 * 24 * 3600 * 10**6
 TRAIN_END = "2024-10-01"
@@ -204,9 +205,13 @@ def _ts(s: str) -> float:
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=dt.timezone.utc).timestamp()
 
 
+RUN_THREADS = 2  # dbt and DuckDB threads of the main runs (--run-threads); 2 = the machines of the floors
+
+
 def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str = "+synthetic_events_aligned translation",
-            command: str = "run", memory_limit: str = "6GB", threads: int = 2, exclude: str | None = None) -> dict:
-    """Run the project's models; per-model seconds, rows and peak RSS."""
+            command: str = "run", memory_limit: str = "6GB", threads: int | None = None, exclude: str | None = None) -> dict:
+    """Run the project's models; per-model seconds, rows and peak RSS (threads: RUN_THREADS by default)."""
+    threads = RUN_THREADS if threads is None else threads
     db = work / "bench.duckdb"
     for p in (db, Path(str(db) + ".wal")):
         p.unlink(missing_ok=True)
@@ -516,7 +521,7 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
     gen_s = time.perf_counter() - t0
     rows: list[dict] = []
     if "p_hat" not in samplers:  # the two-stage path alone (worlds whose co-occurrence does not fit)
-        return _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows)
+        return _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows, scaling)
     run = run_dbt(Path(world["path"]), world_dir, dbt_vars, memory_limit=memory_limit)
     st = run["stages"]
     n_parts = cooccurrence_partitions(world_dir / "target")
@@ -677,7 +682,8 @@ def _two_stage_rows(n, world: dict, world_dir: Path, dbt_vars: dict, memory_limi
     return out
 
 
-def _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows) -> tuple[list[dict], dict]:
+def _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows,
+                    scaling: list[int] | None = None) -> tuple[list[dict], dict]:
     r = _run_two_stage(world, world_dir, dbt_vars, memory_limit)
     st = r["stages"]
     rows.append(_row(n, "generate world (numpy -> parquet)", world["source_events"] + world["target_events"], gen_s))
@@ -687,6 +693,22 @@ def _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, ke
     rows.append(_row(n, "two_stage: dbt total (raw events -> synthetic_events_aligned, no co-occurrence)",
                      st.get("synthetic_events_aligned", {}).get("rows"), r["wall_s"], r["peak_rss_mb"],
                      note=f"dbt run --select +synthetic_events_aligned --exclude {TWO_STAGE_EXCLUDE}; RSS = whole run peak"))
+    for t in scaling or []:
+        # the thread curve of the two-stage path: the same world and models on t dbt threads and t
+        # DuckDB threads, publish off (the publish step is not part of the pipeline's cost)
+        sub = world_dir / f"threads_{t}"
+        sub.mkdir(exist_ok=True)
+        rt = run_dbt(Path(world["path"]), sub, {**dbt_vars, "synthetic_sampler": "two_stage", "publish_marts": False},
+                     select="+synthetic_events_aligned", exclude=TWO_STAGE_EXCLUDE, memory_limit=memory_limit,
+                     threads=t)
+        rows.append(_row(n, f"two_stage thread scaling: dbt run raw -> aligned, {t} threads",
+                         rt["stages"].get("synthetic_events_aligned", {}).get("rows"), rt["wall_s"], rt["peak_rss_mb"],
+                         note=f"dbt --threads {t}, DuckDB threads {t}, publish_marts false"))
+        for m in ("stg_events", "int_user_items", "int_source_events", "synthetic_events", "synthetic_events_aligned"):
+            if m in rt["stages"]:
+                rows.append(_row(n, f"two_stage thread scaling: {m}, {t} threads", rt["stages"][m]["rows"],
+                                 rt["stages"][m]["seconds"], rt["stages"][m]["peak_rss_mb"]))
+        shutil.rmtree(sub, ignore_errors=True)
     with duckdb.connect(str(r["db"]), read_only=True) as con:
         w = con.execute("select coalesce(sum(cast(n_source_items as bigint) * n_target_items), 0) "
                         "from int_overlap_users").fetchone()[0]
@@ -781,6 +803,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m scalr.bench") -> 
                     "triples and TV distance of P_hat vs uncapped on each world (scipy, no dbt)")
     ap.add_argument("--threads", default=None, type=_int_list, help="comma-separated thread counts, e.g. 1,2,4,8,16: "
                     "rerun the models per count (dbt and DuckDB threads) and time the co-occurrence SQL per count")
+    ap.add_argument("--run-threads", type=int, default=2, help="dbt and DuckDB threads of the main runs "
+                    "(default: %(default)s, the 2-core machines of the floors; --threads adds a curve)")
     ap.add_argument("--dbt-only", action="store_true", help="only generate the world and run dbt (per-model "
                     "seconds and RSS): no baselines, for worlds too large for scipy / pandas in memory")
     ap.add_argument("--samplers", default=",".join(SAMPLERS), help="synthetic samplers to run per world: "
@@ -801,6 +825,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m scalr.bench") -> 
     samplers = tuple(x.strip() for x in a.samplers.split(",") if x.strip())
     if not set(samplers) <= set(SAMPLERS) or not samplers or ("p_hat" not in samplers and not a.dbt_only):
         ap.error(f"--samplers: a subset of {SAMPLERS}; two_stage alone needs --dbt-only")
+    if a.run_threads < 1:
+        fail(prog, f"--run-threads must be >= 1, got {a.run_threads}")
+    global RUN_THREADS
+    RUN_THREADS = a.run_threads
     sizes = a.source_events
     spec_kw = {"overlap": a.overlap, "target_ratio": a.target_ratio, "events_per_user": a.events_per_user,
                "n_source_items": a.n_source_items, "n_target_items": a.n_target_items, "ids": a.ids,

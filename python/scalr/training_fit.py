@@ -15,11 +15,14 @@ import pyarrow as pa
 
 from scalr.alignment import AlignConfig, align_stream
 from scalr.dbt_config import ModelConfig, arrow_of
+from scalr.prefetch import prefetch
 from scalr.sampling import (STREAM_SCHEMA, LooStats, SamplingConfig, distribution_sql, events_sql,
                             read_item_codes, read_own_pairs, sample_sorted, sources_sql)
 from scalr.two_stage import TwoStageConfig, check_config, two_stage_sql, two_stage_stream
 
 BATCH_ROWS = 1_000_000
+# batches drawn ahead of DuckDB's write in a background thread (scalr.prefetch: same rows, same order)
+PREFETCH_BATCHES = 1
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,9 @@ def synthetic_stream(session: Any, rel: FitRelations, c: ModelConfig, model: str
             return session.sql(two_stage_sql(*inputs, ts))
         # numpy over the ordered events (no sort of the K x events rows); an extra cursor streams
         # the events while DuckDB writes the model's table on the main connection
-        return two_stage_stream(lambda q: arrow_of(session, session.sql(q)), *inputs, ts,
-                                stream=lambda q: session.cursor().sql(q).to_arrow_reader(BATCH_ROWS))
+        reader = two_stage_stream(lambda q: arrow_of(session, session.sql(q)), *inputs, ts,
+                                  stream=lambda q: session.cursor().sql(q).to_arrow_reader(BATCH_ROWS))
+        return pa.RecordBatchReader.from_batches(reader.schema, prefetch(reader, PREFETCH_BATCHES))
 
     def query(q: str) -> pa.Table:
         return arrow_of(session, session.sql(q))
@@ -96,7 +100,7 @@ def synthetic_stream(session: Any, rel: FitRelations, c: ModelConfig, model: str
     batches = sample_sorted(targets.batches(dist), events, cfg, targets.dictionary, sources, own=own, stats=stats)
     if stats is not None:
         batches = _report(batches, stats, model)
-    return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, batches)
+    return pa.RecordBatchReader.from_batches(STREAM_SCHEMA, prefetch(batches, PREFETCH_BATCHES))
 
 
 def align_config(c: ModelConfig) -> AlignConfig:
@@ -108,12 +112,13 @@ def align_config(c: ModelConfig) -> AlignConfig:
 
 
 def aligned_stream(session: Any, synthetic_sql: str, real: pa.Table, values: pa.Table, cfg: AlignConfig):
-    """scalr.alignment.align_stream over a synthetic table (two scans), as synthetic_events_aligned."""
+    """scalr.alignment.align_stream over a synthetic table (two scans): synthetic_events_aligned and
+    training_synthetic_events_aligned (pass 2 runs a batch ahead of the write, scalr.prefetch)."""
     def scan(columns: list[str] | None) -> pa.RecordBatchReader:
         cols = "*" if columns is None else ", ".join(columns)
         return session.cursor().sql(f"select {cols} from ({synthetic_sql})").to_arrow_reader(BATCH_ROWS)
     _, schema, batches = align_stream(scan, real, values, cfg)
-    return pa.RecordBatchReader.from_batches(schema, batches)
+    return pa.RecordBatchReader.from_batches(schema, prefetch(batches, PREFETCH_BATCHES))
 
 
 def _report(batches, stats: LooStats, model: str):
