@@ -17,8 +17,10 @@ def model(dbt, session):
     }, "int_relevance")
     cfg = RelevanceConfig(folds=c.get("model_folds", 5, int, 1), negatives=c.get("model_negatives", 4, int, 1),
                           max_triples=c.get("model_max_triples", 200000, int, 1), seed=c.get("embedding_seed", 0, int, 0))
-    emb = arrow_of(session, dbt.ref("int_embeddings"), "fold, entity, entity_key")
-    ui = arrow_of(session, dbt.ref("int_user_items"), "user_key, item_key")
-    items = arrow_of(session, dbt.ref("int_items"), "item_key")
-    out = fit_fold_relevance(emb, ui, items, cfg) if c.get("generator", "frequency", str) == "model" else None
-    return out if out is not None else fit_fold_relevance(None, None, None, cfg)
+    embeddings, user_items, items = dbt.ref("int_embeddings"), dbt.ref("int_user_items"), dbt.ref("int_items")
+    if c.get("generator", "frequency", str) != "model":
+        # nothing is read: sorting int_user_items into Arrow took 40 s at 1e8 source events for an empty table
+        return fit_fold_relevance(None, None, None, cfg)
+    return fit_fold_relevance(arrow_of(session, embeddings, "fold, entity, entity_key"),
+                              arrow_of(session, user_items, "user_key, item_key"),
+                              arrow_of(session, items, "item_key"), cfg)

@@ -38,7 +38,7 @@ are NULL (the columns and types stay synthetic_events').
 
 Streaming (``two_stage_stream``, docs/performance.md): DuckDB sorts only the source events
 (source_key, user_id, event_ts, label, as the P_hat path reads them; for leave-self-out the user's
-key is looked up among the overlap users' ids per batch, and u counts where (j, u) is a holder); the holders (j, u', |T_u'|) in (j, u') order with global prefix sums, the overlap users'
+key is joined from the overlap users' ids in that query, and u counts where (j, u) is a holder); the holders (j, u', |T_u'|) in (j, u') order with global prefix sums, the overlap users'
 targets as CSR by user_key and the popularity prefix sums are held in memory (O(user-items)). A
 batch of events draws K uniforms per event, ``scalr.sampling.hash_uniform(seed, e * K + d, 0)`` for
 event number e of the total order and draw d (the popularity pick: stream 1), finds the holder by a
@@ -59,7 +59,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from scalr.sampling import (STREAM_SCHEMA, TargetCodes, _compact, _dict_column, _np, _plain, events_sql,
                             hash_uniform)
@@ -285,6 +284,25 @@ def stream_sources_sql(user_items: str, overlap: str, items: str) -> str:
         order by h.source_key"""
 
 
+def stream_events_sql(source_events: str, sources: str, overlap: str | None) -> str:
+    """The events of ``two_stage_stream`` in the sampler's order (as ``scalr.sampling.events_sql``):
+    with ``overlap`` (leave-self-out) also ``self_key``, the user's user_key where u is an overlap
+    user, else -1: one hash join on the overlap users' ids, built once (a per-batch Arrow lookup
+    rebuilt the hash of every overlap id for each batch: 0.64 s per batch at 1e8, ~390 s in all)."""
+    if overlap is None:
+        return events_sql(source_events, sources)
+    return f"""
+        with src as ({sources}),
+        ev as (select * from ({source_events})),
+        ov as (select user_id, user_key from ({overlap}))
+        select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events,
+            cast(coalesce(ov.user_key, -1) as bigint) as self_key
+        from ev
+        inner join src on ev.source_domain = src.source_domain and ev.source_item = src.source_item
+        left join ov on ev.user_id = ov.user_id
+        order by src.source_key, ev.user_id, ev.event_ts, ev.label"""
+
+
 def popularity_sql(items: str) -> str:
     """Target items with their user counts (the shrinkage prior), in item_key order."""
     return f"""select item_key as target_key, item_id as target_item, cast(n_users as bigint) as n_users
@@ -422,12 +440,10 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
     src_keys = _np(src["source_key"], np.int64)
     src_dom, src_item = _plain(src["source_domain"]), _plain(src["source_item"])
     # leave-self-out: u counts for event (u, j) iff u is a holder of j (an overlap user holding j),
-    # so the user's key comes from the overlap users' ids (a hash lookup per batch) and the holder
-    # test from the holders' keys: no held-pair join in the events query (7.1 s against 10.7 s at 1e7)
-    ev_sql = events_sql(source_events, stream_sources_sql(user_items, overlap, items))
-    if cfg.leave_self_out:
-        ov = query(f"select user_id, user_key from ({overlap})")
-        ov_ids, ov_keys = _plain(ov["user_id"]), _np(ov["user_key"], np.int64)
+    # so the user's key comes from a join on the overlap users' ids (not the held pairs of
+    # int_user_items: 7.1 s against 10.7 s at 1e7) and the holder test from the holders' keys
+    ev_sql = stream_events_sql(source_events, stream_sources_sql(user_items, overlap, items),
+                               overlap if cfg.leave_self_out else None)
     reader = stream(ev_sql) if stream is not None else query(ev_sql).to_batches(max_chunksize=batch_rows)
     k, alpha = int(cfg.k), float(cfg.user_weight_alpha)
 
@@ -438,11 +454,7 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
             if not n:
                 continue
             key = _np(b["source_key"], np.int64)
-            self_key = None
-            if cfg.leave_self_out:
-                pos = pc.index_in(_plain(b["user_id"]), value_set=ov_ids)
-                pos = pc.fill_null(pos, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-                self_key = np.where(pos >= 0, ov_keys[np.maximum(pos, 0)], -1) if len(ov_keys) else pos
+            self_key = _np(b["self_key"], np.int64) if cfg.leave_self_out else None
             ev, d, target = draw_batch(t, key, self_key, event0, cfg)
             event0 += n
             if not len(ev):
