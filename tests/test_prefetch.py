@@ -27,7 +27,9 @@ def test_runs_ahead_in_another_thread():
 
     it = prefetch(gen(), 2)
     assert next(it) == 0
-    time.sleep(0.2)  # the worker has drawn the next ones while the consumer waited
+    deadline = time.monotonic() + 10  # the worker draws the next ones while the consumer waits
+    while len(seen) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(seen) == 3 and set(seen) == {"scalr-prefetch"}
     assert list(it) == [1, 2]
 

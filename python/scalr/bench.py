@@ -213,13 +213,9 @@ def _ts(s: str) -> float:
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=dt.timezone.utc).timestamp()
 
 
-RUN_THREADS = 2  # dbt and DuckDB threads of the main runs (--run-threads); 2 = the machines of the floors
-
-
 def run_dbt(events_path: Path, work: Path, vars: dict | None = None, select: str = "+synthetic_events_aligned translation",
-            command: str = "run", memory_limit: str = "6GB", threads: int | None = None, exclude: str | None = None) -> dict:
-    """Run the project's models; per-model seconds, rows and peak RSS (threads: RUN_THREADS by default)."""
-    threads = RUN_THREADS if threads is None else threads
+            command: str = "run", memory_limit: str = "6GB", threads: int = 2, exclude: str | None = None) -> dict:
+    """Run the project's models on ``threads`` dbt and DuckDB threads; per-model seconds, rows and peak RSS."""
     db = work / "bench.duckdb"
     for p in (db, Path(str(db) + ".wal")):
         p.unlink(missing_ok=True)
@@ -526,7 +522,10 @@ def cap_study(db: Path, caps: list[int]) -> pd.DataFrame:
 def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: int,
                memory_limit: str, keep: bool = False,
                check_pairs: int = 100_000_000, dbt_only: bool = False,
-               scaling: list[int] | None = None, samplers: tuple[str, ...] = SAMPLERS) -> tuple[list[dict], dict]:
+               scaling: list[int] | None = None, samplers: tuple[str, ...] = SAMPLERS,
+               run_threads: int = 2) -> tuple[list[dict], dict]:
+    """One world: generate it, run dbt (main runs on ``run_threads`` threads; ``scaling``: a thread
+    curve), time the baselines unless ``dbt_only``."""
     spec = BenchSpec(source_events=int(n), **spec_kw)
     world_dir = work / f"world_{int(n)}"
     t0 = time.perf_counter()
@@ -534,8 +533,9 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
     gen_s = time.perf_counter() - t0
     rows: list[dict] = []
     if "p_hat" not in samplers:  # the two-stage path alone (worlds whose co-occurrence does not fit)
-        return _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows, scaling)
-    run = run_dbt(Path(world["path"]), world_dir, dbt_vars, memory_limit=memory_limit)
+        return _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows, scaling,
+                               run_threads)
+    run = run_dbt(Path(world["path"]), world_dir, dbt_vars, memory_limit=memory_limit, threads=run_threads)
     st = run["stages"]
     n_parts = cooccurrence_partitions(world_dir / "target")
 
@@ -558,7 +558,7 @@ def bench_size(n: int, work: Path, spec_kw: dict, dbt_vars: dict, loop_events: i
         run["wall_s"], run["peak_rss_mb"], note="wall clock incl. dbt start-up and the publish hook; "
                                                 "RSS = whole run peak")
     if "two_stage" in samplers:
-        rows += _two_stage_rows(n, world, world_dir, dbt_vars, memory_limit, run)
+        rows += _two_stage_rows(n, world, world_dir, dbt_vars, memory_limit, run, run_threads)
     for t in scaling or []:
         # the same world and models with t dbt threads and t DuckDB threads (publish off: the
         # publish step is not part of the pipeline's cost), and the co-occurrence SQL alone on t threads
@@ -660,18 +660,20 @@ def _row(n, stage, rows_, secs, rss=None, baseline=None, ratio=None, note="") ->
             "speedup_vs_baseline": None if ratio is None else float(f"{ratio:.3g}"), "note": note}
 
 
-def _run_two_stage(world: dict, world_dir: Path, dbt_vars: dict, memory_limit: str) -> dict:
+def _run_two_stage(world: dict, world_dir: Path, dbt_vars: dict, memory_limit: str, threads: int = 2) -> dict:
     """raw -> synthetic_events_aligned with synthetic_sampler two_stage, int_cooccurrence /
     int_translation / translation excluded (never built), in its own database."""
     sub = world_dir / "two_stage"
     sub.mkdir(exist_ok=True)
     return run_dbt(Path(world["path"]), sub, {**dbt_vars, "synthetic_sampler": "two_stage"},
-                   select="+synthetic_events_aligned", exclude=TWO_STAGE_EXCLUDE, memory_limit=memory_limit)
+                   select="+synthetic_events_aligned", exclude=TWO_STAGE_EXCLUDE, memory_limit=memory_limit,
+                   threads=threads)
 
 
-def _two_stage_rows(n, world: dict, world_dir: Path, dbt_vars: dict, memory_limit: str, p_run: dict) -> list[dict]:
+def _two_stage_rows(n, world: dict, world_dir: Path, dbt_vars: dict, memory_limit: str, p_run: dict,
+                    threads: int = 2) -> list[dict]:
     """The two-stage sampler's run next to the P_hat path's run (same world, same vars)."""
-    r = _run_two_stage(world, world_dir, dbt_vars, memory_limit)
+    r = _run_two_stage(world, world_dir, dbt_vars, memory_limit, threads)
     st, pst = r["stages"], p_run["stages"]
     syn, psyn = st["synthetic_events"], pst["synthetic_events"]
     p_gen = sum(pst[m]["seconds"] for m in ("int_overlap_users", "int_cooccurrence", "int_translation",
@@ -696,8 +698,8 @@ def _two_stage_rows(n, world: dict, world_dir: Path, dbt_vars: dict, memory_limi
 
 
 def _two_stage_only(n, spec, world, world_dir, gen_s, dbt_vars, memory_limit, keep, rows,
-                    scaling: list[int] | None = None) -> tuple[list[dict], dict]:
-    r = _run_two_stage(world, world_dir, dbt_vars, memory_limit)
+                    scaling: list[int] | None = None, run_threads: int = 2) -> tuple[list[dict], dict]:
+    r = _run_two_stage(world, world_dir, dbt_vars, memory_limit, run_threads)
     st = r["stages"]
     rows.append(_row(n, "generate world (numpy -> parquet)", world["source_events"] + world["target_events"], gen_s))
     for m in MODELS:
@@ -841,8 +843,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m scalr.bench") -> 
         ap.error(f"--samplers: a subset of {SAMPLERS}; two_stage alone needs --dbt-only")
     if a.run_threads < 1:
         fail(prog, f"--run-threads must be >= 1, got {a.run_threads}")
-    global RUN_THREADS
-    RUN_THREADS = a.run_threads
     sizes = a.source_events
     spec_kw = {"overlap": a.overlap, "target_ratio": a.target_ratio, "events_per_user": a.events_per_user,
                "n_source_items": a.n_source_items, "n_target_items": a.n_target_items, "ids": a.ids,
@@ -854,7 +854,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m scalr.bench") -> 
         caps = a.cap_study or []
         rows, meta = bench_size(n, work, spec_kw, a.vars, a.loop_events, a.memory_limit,
                                 a.keep or bool(caps), dbt_only=a.dbt_only, scaling=a.threads,
-                                samplers=samplers)
+                                samplers=samplers, run_threads=a.run_threads)
         if caps:
             cs = cap_study(Path(meta["db"]), caps)
             cs.insert(0, "source_events", int(n))

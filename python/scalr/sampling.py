@@ -933,27 +933,34 @@ def targets_sql(items_sql: str) -> str:
         where domain_role = 'target' order by item_key"""
 
 
-def events_sql(events_sql_: str, sources_sql_: str, user_items_sql: str | None = None) -> str:
-    """Source events with a translation, keyed and in the sampler's order. With ``user_items_sql``
-    (int_user_items) also ``self_key`` for leave_self_out: the user's user_key where (u, j) is a
-    source row of int_user_items (u is counted in n_users_j), else -1."""
-    if user_items_sql is None:
-        return f"""
-        with src as ({sources_sql_}),
-        ev as (select * from ({events_sql_}))
-        select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events
-        from ev
-        inner join src on ev.source_domain = src.source_domain and ev.source_item = src.source_item
-        order by src.source_key, ev.user_id, ev.event_ts, ev.label"""
+def events_sql(events_sql_: str, sources_sql_: str, user_items_sql: str | None = None,
+               overlap_sql: str | None = None) -> str:
+    """Source events with a translation, keyed and in the sampler's order. For leave_self_out also
+    ``self_key`` (else -1): with ``user_items_sql`` (int_user_items, the P_hat path) the user's
+    user_key where (u, j) is a source row of int_user_items (u is counted in n_users_j); with
+    ``overlap_sql`` (int_overlap_users, the two_stage stream, which tests the holder itself) the
+    user's user_key where u is an overlap user: a join on the ids, built once per query."""
+    if user_items_sql is not None and overlap_sql is not None:
+        raise ValueError("events_sql: self_key from user_items_sql or overlap_sql, not both")
+    ctes, key, join = "", "", ""
+    if user_items_sql is not None:
+        ctes = f""",
+        held as (select user_id, user_key, item_key from ({user_items_sql}) where domain_role = 'source')"""
+        join = "left join held as h on ev.user_id = h.user_id and src.source_key = h.item_key"
+    elif overlap_sql is not None:
+        ctes = f""",
+        held as (select user_id, user_key from ({overlap_sql}))"""
+        join = "left join held as h on ev.user_id = h.user_id"
+    if join:
+        key = f""",
+            cast(coalesce(h.user_key, -1) as bigint) as {SELF_KEY}"""
     return f"""
         with src as ({sources_sql_}),
-        ev as (select * from ({events_sql_})),
-        held as (select user_id, user_key, item_key from ({user_items_sql}) where domain_role = 'source')
-        select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events,
-            cast(coalesce(h.user_key, -1) as bigint) as {SELF_KEY}
+        ev as (select * from ({events_sql_})){ctes}
+        select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events{key}
         from ev
         inner join src on ev.source_domain = src.source_domain and ev.source_item = src.source_item
-        left join held as h on ev.user_id = h.user_id and src.source_key = h.item_key
+        {join}
         order by src.source_key, ev.user_id, ev.event_ts, ev.label"""
 
 

@@ -284,25 +284,6 @@ def stream_sources_sql(user_items: str, overlap: str, items: str) -> str:
         order by h.source_key"""
 
 
-def stream_events_sql(source_events: str, sources: str, overlap: str | None) -> str:
-    """The events of ``two_stage_stream`` in the sampler's order (as ``scalr.sampling.events_sql``):
-    with ``overlap`` (leave-self-out) also ``self_key``, the user's user_key where u is an overlap
-    user, else -1: one hash join on the overlap users' ids, built once (a per-batch Arrow lookup
-    rebuilt the hash of every overlap id for each batch: 0.64 s per batch at 1e8, ~390 s in all)."""
-    if overlap is None:
-        return events_sql(source_events, sources)
-    return f"""
-        with src as ({sources}),
-        ev as (select * from ({source_events})),
-        ov as (select user_id, user_key from ({overlap}))
-        select src.source_key, ev.user_id, ev.event_ts, ev.label, ev.n_user_events,
-            cast(coalesce(ov.user_key, -1) as bigint) as self_key
-        from ev
-        inner join src on ev.source_domain = src.source_domain and ev.source_item = src.source_item
-        left join ov on ev.user_id = ov.user_id
-        order by src.source_key, ev.user_id, ev.event_ts, ev.label"""
-
-
 def popularity_sql(items: str) -> str:
     """Target items with their user counts (the shrinkage prior), in item_key order."""
     return f"""select item_key as target_key, item_id as target_item, cast(n_users as bigint) as n_users
@@ -440,10 +421,12 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
     src_keys = _np(src["source_key"], np.int64)
     src_dom, src_item = _plain(src["source_domain"]), _plain(src["source_item"])
     # leave-self-out: u counts for event (u, j) iff u is a holder of j (an overlap user holding j),
-    # so the user's key comes from a join on the overlap users' ids (not the held pairs of
-    # int_user_items: 7.1 s against 10.7 s at 1e7) and the holder test from the holders' keys
-    ev_sql = stream_events_sql(source_events, stream_sources_sql(user_items, overlap, items),
-                               overlap if cfg.leave_self_out else None)
+    # so the user's key comes from a join on the overlap users' ids, built once in the events query
+    # (not the held pairs of int_user_items: 7.1 s against 10.7 s at 1e7; not a per-batch Arrow
+    # lookup, which re-hashed every overlap id per batch: ~390 s at 1e8) and the holder test from
+    # the holders' keys
+    ev_sql = events_sql(source_events, stream_sources_sql(user_items, overlap, items),
+                        overlap_sql=overlap if cfg.leave_self_out else None)
     reader = stream(ev_sql) if stream is not None else query(ev_sql).to_batches(max_chunksize=batch_rows)
     k, alpha = int(cfg.k), float(cfg.user_weight_alpha)
 
