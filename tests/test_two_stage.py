@@ -74,8 +74,8 @@ IMPLS = ("sql", "stream")  # two_stage_sql (one DuckDB query) and two_stage_stre
 def draw(world: dict, cfg: TwoStageConfig, threads: int = 2, impl: str = "sql", batch_rows: int = 1000) -> pa.Table:
     con = duckdb.connect()
     con.execute(f"set threads = {threads}")
-    for name, t in world.items():
-        con.register(f"w_{name}", t)
+    for name, t in world.items():  # tables, not registered views: the events cursor must see them
+        con.execute(f"create table w_{name} as select * from t")
     inputs = ("select * from w_source_events", "select * from w_user_items", "select * from w_overlap",
               "select * from w_items")
 
@@ -83,7 +83,8 @@ def draw(world: dict, cfg: TwoStageConfig, threads: int = 2, impl: str = "sql", 
         t = con.sql(q).arrow()
         return t.read_all() if hasattr(t, "read_all") else t
     if impl == "stream":
-        reader = two_stage_stream(arrow, *inputs, cfg, stream=lambda q: con.sql(q).to_arrow_reader(batch_rows))
+        cursor = con.cursor()  # two_stage_stream runs ``stream`` in a thread beside ``arrow``
+        reader = two_stage_stream(arrow, *inputs, cfg, stream=lambda q: cursor.sql(q).to_arrow_reader(batch_rows))
         return pa.Table.from_batches(list(reader), schema=reader.schema).cast(OUTPUT_SCHEMA)
     return arrow(two_stage_sql(*inputs, cfg))
 

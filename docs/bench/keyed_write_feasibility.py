@@ -19,9 +19,10 @@ src.execute("set threads=2")
 cfg = ts.TwoStageConfig(k=3, seed=42, leave_self_out=True, shrinkage=0.0, confidence_weight="uniform", user_weight_alpha=0.0)
 rel = lambda n: f"select * from main.{n}"
 def reader():
+    cur = src.cursor()
     r = ts.two_stage_stream(lambda q: arrow_of(src, src.sql(q)), rel("int_source_events"), rel("int_user_items"),
                             rel("int_overlap_users"), rel("int_items"), cfg,
-                            stream=lambda q: src.cursor().sql(q).to_arrow_reader(1_000_000))
+                            stream=lambda q: cur.sql(q).to_arrow_reader(1_000_000))
     return r
 def keyed(batches):
     off = 0

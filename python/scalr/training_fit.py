@@ -81,8 +81,10 @@ def synthetic_stream(session: Any, rel: FitRelations, c: ModelConfig, model: str
             return session.sql(two_stage_sql(*inputs, ts))
         # numpy over the ordered events (no sort of the K x events rows); an extra cursor streams
         # the events while DuckDB writes the model's table on the main connection
+        # (the cursor is made here: two_stage_stream runs ``stream`` in a thread)
+        cursor = session.cursor()
         reader = two_stage_stream(lambda q: arrow_of(session, session.sql(q)), *inputs, ts,
-                                  stream=lambda q: session.cursor().sql(q).to_arrow_reader(BATCH_ROWS))
+                                  stream=lambda q: cursor.sql(q).to_arrow_reader(BATCH_ROWS))
         return pa.RecordBatchReader.from_batches(reader.schema, prefetch(reader, PREFETCH_BATCHES))
 
     def query(q: str) -> pa.Table:

@@ -55,6 +55,7 @@ in (source_key, user_id, event_ts, label, draw) order, as on the P_hat path.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -406,20 +407,14 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
     event_ts, label, draw) order, from the SQL of int_source_events, int_user_items,
     int_overlap_users and int_items. ``query`` runs SQL to an Arrow table (the small inputs);
     ``stream`` runs SQL to a RecordBatchReader of ``batch_rows`` (the events; default: ``query``'s
-    batches). Same distribution as ``two_stage_sql`` (per draw one uniform picks one of j's
+    batches), in a worker thread while ``query`` builds the tables (so ``stream`` must use its own
+    DuckDB cursor, made before the call). Same distribution as ``two_stage_sql`` (per draw one uniform picks one of j's
     incidences, leave-self-out skips u's own, shrinkage mixes in popularity), not the same
     uniforms: the SQL query hashes the event's columns, this path hashes the event's position in
     the total event order (the rows are a function of the inputs and the seed whatever the batch
     size)."""
     if cfg.pair_stats:
         raise ValueError("two_stage_stream: confidence_weight p / sqrt_p needs the pair counts (two_stage_sql)")
-    pop = query(popularity_sql(items))
-    targets = TargetCodes(_np(pop["target_key"], np.int64), _plain(pop["target_item"]))
-    t = TwoStageTables.build(query(holders_sql(user_items, overlap)), query(user_targets_sql(user_items, overlap)),
-                             _np(pop["n_users"], np.int64), targets)
-    src = query(stream_sources_sql(user_items, overlap, items))
-    src_keys = _np(src["source_key"], np.int64)
-    src_dom, src_item = _plain(src["source_domain"]), _plain(src["source_item"])
     # leave-self-out: u counts for event (u, j) iff u is a holder of j (an overlap user holding j),
     # so the user's key comes from a join on the overlap users' ids, built once in the events query
     # (not the held pairs of int_user_items: 7.1 s against 10.7 s at 1e7; not a per-batch Arrow
@@ -427,7 +422,24 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
     # the holders' keys
     ev_sql = events_sql(source_events, stream_sources_sql(user_items, overlap, items),
                         overlap_sql=overlap if cfg.leave_self_out else None)
-    reader = stream(ev_sql) if stream is not None else query(ev_sql).to_batches(max_chunksize=batch_rows)
+    # the events query (its sort is most of the set-up) runs in a thread while the tables are built:
+    # DuckDB releases the GIL while it sorts (docs/performance.md)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="scalr-events") if stream is not None else None
+    opened = pool.submit(stream, ev_sql) if pool is not None else None
+    try:
+        pop = query(popularity_sql(items))
+        targets = TargetCodes(_np(pop["target_key"], np.int64), _plain(pop["target_item"]))
+        t = TwoStageTables.build(query(holders_sql(user_items, overlap)), query(user_targets_sql(user_items, overlap)),
+                                 _np(pop["n_users"], np.int64), targets)
+        src = query(stream_sources_sql(user_items, overlap, items))
+    finally:
+        reader = opened.result() if opened is not None else None
+        if pool is not None:
+            pool.shutdown()
+    src_keys = _np(src["source_key"], np.int64)
+    src_dom, src_item = _plain(src["source_domain"]), _plain(src["source_item"])
+    if reader is None:
+        reader = query(ev_sql).to_batches(max_chunksize=batch_rows)
     k, alpha = int(cfg.k), float(cfg.user_weight_alpha)
 
     def batches():
