@@ -31,7 +31,7 @@ demo/events.csv.gz: | setup
 demo: setup demo/events.csv.gz
 	$(BIN)/dbt build --vars '$(DEMO_VARS)'
 
-# 2 workers (pytest-xdist; tests/conftest.py keeps the modules that share a build on one worker)
+# 2 workers (pytest-xdist; tests/conftest.py schedules a module, or the modules that share a build, as one unit)
 test: setup
 	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=25
 

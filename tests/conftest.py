@@ -60,9 +60,13 @@ def dbt(tmp_path):
     return _run
 
 
-# pytest-xdist (`make test`: -n 2 --dist loadgroup) schedules by group: every module is one group,
-# so its module-scoped builds run once, and the modules that share a session-scoped build (or the
-# Spark process of tests/sampler_sql_build.py) form one group, so it is built once per session.
+# pytest-xdist (`make test`: -n 2) schedules by group: every module is one group, so its
+# module-scoped builds run once, and the modules that share a session-scoped build (or the Spark
+# process of tests/sampler_sql_build.py) form one group, so it is built once per session. The
+# groups are the scheduler's own scopes (``pytest_xdist_make_scheduler``), not xdist_group marks:
+# with pytest 9.2 and xdist 3.8, `--dist loadgroup` renames ``item._nodeid``, which pytest 9 no
+# longer reads, so every test became its own work unit, a module's tests ran on both workers and
+# its module-scoped dbt builds ran twice (test_control, test_generation_dbt: ~210 s of CI CPU).
 SHARED_GROUPS = {
     "shared_builds": ("test_dbt_build", "test_generation_dbt", "test_dbt_ecosystem", "test_sql_client",
                       "test_walks_dbt", "test_privacy"),  # demo_build / privacy_build
@@ -71,10 +75,21 @@ SHARED_GROUPS = {
 _GROUP_OF = {module: group for group, modules in SHARED_GROUPS.items() for module in modules}
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else item.nodeid
-        item.add_marker(pytest.mark.xdist_group(_GROUP_OF.get(module, module)))
+def xdist_scope(nodeid: str) -> str:
+    """The work unit of a test: its module's group (SHARED_GROUPS) or its module."""
+    module = Path(nodeid.split("::", 1)[0]).stem
+    return _GROUP_OF.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return ModuleGroupScheduling(config, log)
 
 
 def copy_db(res: DbtResult, dest: Path) -> Path:

@@ -1,10 +1,13 @@
-"""The SQL models follow docs/style.md, enforced by sqlfluff with the dbt templater (.sqlfluff)."""
+"""The SQL models follow docs/style.md, enforced by sqlfluff with the dbt templater (.sqlfluff); the
+test run itself is grouped as tests/conftest.py intends."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -14,3 +17,17 @@ def test_sqlfluff_lint_models(tmp_path):
     proc = subprocess.run([str(Path(sys.executable).with_name("sqlfluff")), "lint", "models"],
                           cwd=PROJECT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+
+def test_xdist_work_units_are_module_groups():
+    """`make test` (pytest-xdist, 2 workers) must send a module's tests, and the modules that share
+    a session build, to one worker as one unit (tests/conftest.py): otherwise their dbt builds run
+    on both workers (with --dist loadgroup on pytest 9.2 every test was its own unit)."""
+    from tests.conftest import xdist_scope
+    assert xdist_scope("tests/test_control.py::test_results_tables_and_report") == "test_control"
+    assert xdist_scope("tests/test_control.py::test_a[x::y]") == "test_control"
+    assert xdist_scope("tests/test_generation_dbt.py::test_x") == xdist_scope("tests/test_dbt_build.py::test_y") \
+        == "shared_builds"
+    assert xdist_scope("tests/test_spark.py::test_x") == xdist_scope("tests/test_sampler_sql.py::t") == "sampler_sql"
+    assert xdist_scope("tests/test_style.py::test_a") != xdist_scope("tests/test_sasrec.py::test_a")
