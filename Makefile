@@ -33,7 +33,7 @@ demo: setup demo/events.csv.gz
 
 # 2 workers (pytest-xdist; tests/conftest.py schedules a module, or the modules that share a build, as one unit)
 test: setup
-	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=25
+	$(BIN)/pytest -q -n 2 --dist loadscope --durations=25
 
 # benchmark on a seeded 1e6-event world: bench_results/bench_<stamp>.csv and .md (docs/performance.md)
 bench: setup

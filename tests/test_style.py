@@ -19,11 +19,11 @@ def test_sqlfluff_lint_models(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
-
-def test_xdist_work_units_are_module_groups():
+def test_xdist_work_units_are_module_groups(tmp_path):
     """`make test` (pytest-xdist, 2 workers) must send a module's tests, and the modules that share
     a session build, to one worker as one unit (tests/conftest.py): otherwise their dbt builds run
-    on both workers (with --dist loadgroup on pytest 9.2 every test was its own unit)."""
+    on both workers (with --dist loadgroup on pytest 9.2 every test was its own unit). The mapping,
+    then the hook itself on this pytest / xdist: two probe modules of four tests each on 2 workers."""
     from tests.conftest import xdist_scope
     assert xdist_scope("tests/test_control.py::test_results_tables_and_report") == "test_control"
     assert xdist_scope("tests/test_control.py::test_a[x::y]") == "test_control"
@@ -31,3 +31,17 @@ def test_xdist_work_units_are_module_groups():
         == "shared_builds"
     assert xdist_scope("tests/test_spark.py::test_x") == xdist_scope("tests/test_sampler_sql.py::t") == "sampler_sql"
     assert xdist_scope("tests/test_style.py::test_a") != xdist_scope("tests/test_sasrec.py::test_a")
+    (tmp_path / "conftest.py").write_text("from tests.conftest import pytest_xdist_make_scheduler  # noqa: F401\n")
+    for m in ("test_probe_a", "test_probe_b"):
+        (tmp_path / f"{m}.py").write_text("".join(
+            f"def test_{i}():\n    import os\n    open('{tmp_path}/ran.txt', 'a').write("
+            f"'{m} ' + os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n" for i in range(4)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PROJECT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "load", "-p", "no:cacheprovider",
+                           "--rootdir", str(tmp_path), str(tmp_path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    ran = [line.split() for line in (tmp_path / "ran.txt").read_text().splitlines()]
+    assert len(ran) == 8
+    workers = {m: {w for mm, w in ran if mm == m} for m in ("test_probe_a", "test_probe_b")}
+    assert all(len(w) == 1 for w in workers.values()), workers

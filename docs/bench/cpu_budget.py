@@ -4,14 +4,15 @@ The CPU budget of synthetic_events (two_stage, the default knobs) on one machine
 its rows in Python (the producer) while DuckDB writes them (the writer), so on C cores its time is
 at least (producer CPU-s + writer CPU-s) / C whatever the overlap. Measured separately, on the
 rows the model writes:
-  1. producer: scalr.two_stage.two_stage_stream consumed (each batch dropped) without writing (events query and sort,
-     the in-memory tables, the draws, the Arrow batches), wall and CPU seconds;
+  1. producer: scalr.two_stage.two_stage_stream consumed (each batch dropped) without writing
+     (events query and sort, the in-memory tables, the draws, the Arrow batches), wall and CPU-s;
   2. writer, text columns as synthetic_events stores them: the same batches, already in memory,
      written by DuckDB (CREATE TABLE AS from a RecordBatchReader, then CHECKPOINT);
   3. writer, integer keys in place of the four text columns (the keyed-storage alternative).
 It prints each, and the bound rows / ((producer + writer) / C) for C = threads."""
 import os
 import sys
+import tempfile
 import time
 
 import duckdb
@@ -41,12 +42,13 @@ def keyed(batches):
 
 
 def write(batches, threads):
-    con = duckdb.connect("/tmp/scalr_cpu_budget.duckdb")
-    con.execute(f"set threads={threads}; set preserve_insertion_order=true; drop table if exists t; checkpoint")
-    con.register("scalr_batches", pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches)))
-    _, wall, cpu = timed(lambda: (con.execute("create table t as select * from scalr_batches"), con.execute("checkpoint")))
-    con.close()
-    os.remove("/tmp/scalr_cpu_budget.duckdb")
+    with tempfile.TemporaryDirectory() as tmp:
+        con = duckdb.connect(os.path.join(tmp, "write.duckdb"))
+        con.execute(f"set threads={threads}; set preserve_insertion_order=true")
+        con.register("scalr_batches", pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches)))
+        _, wall, cpu = timed(lambda: (con.execute("create table t as select * from scalr_batches"),
+                                      con.execute("checkpoint")))
+        con.close()
     return wall, cpu
 
 

@@ -408,8 +408,9 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
     int_overlap_users and int_items. ``query`` runs SQL to an Arrow table (the small inputs);
     ``stream`` runs SQL to a RecordBatchReader of ``batch_rows`` (the events; default: ``query``'s
     batches), in a worker thread while ``query`` builds the tables (so ``stream`` must use its own
-    DuckDB cursor, made before the call). Same distribution as ``two_stage_sql`` (per draw one uniform picks one of j's
-    incidences, leave-self-out skips u's own, shrinkage mixes in popularity), not the same
+    DuckDB cursor, made before the call). Same distribution as ``two_stage_sql`` (per draw one
+    uniform picks one of j's incidences, leave-self-out skips u's own, shrinkage mixes in
+    popularity), not the same
     uniforms: the SQL query hashes the event's columns, this path hashes the event's position in
     the total event order (the rows are a function of the inputs and the seed whatever the batch
     size)."""
@@ -424,22 +425,16 @@ def two_stage_stream(query, source_events: str, user_items: str, overlap: str, i
                         overlap_sql=overlap if cfg.leave_self_out else None)
     # the events query (its sort is most of the set-up) runs in a thread while the tables are built:
     # DuckDB releases the GIL while it sorts (docs/performance.md)
-    pool = ThreadPoolExecutor(1, thread_name_prefix="scalr-events") if stream is not None else None
-    opened = pool.submit(stream, ev_sql) if pool is not None else None
-    try:
+    with ThreadPoolExecutor(1, thread_name_prefix="scalr-events") as pool:
+        opened = pool.submit(stream, ev_sql) if stream is not None else None
         pop = query(popularity_sql(items))
         targets = TargetCodes(_np(pop["target_key"], np.int64), _plain(pop["target_item"]))
         t = TwoStageTables.build(query(holders_sql(user_items, overlap)), query(user_targets_sql(user_items, overlap)),
                                  _np(pop["n_users"], np.int64), targets)
         src = query(stream_sources_sql(user_items, overlap, items))
-    finally:
-        reader = opened.result() if opened is not None else None
-        if pool is not None:
-            pool.shutdown()
+        reader = opened.result() if opened is not None else query(ev_sql).to_batches(max_chunksize=batch_rows)
     src_keys = _np(src["source_key"], np.int64)
     src_dom, src_item = _plain(src["source_domain"]), _plain(src["source_item"])
-    if reader is None:
-        reader = query(ev_sql).to_batches(max_chunksize=batch_rows)
     k, alpha = int(cfg.k), float(cfg.user_weight_alpha)
 
     def batches():
