@@ -155,3 +155,73 @@ def test_items_default_beside_the_demo_events_and_popularity_fallback_is_stated(
            "popularity" in privacy_build.output
     with privacy_build.con() as con:
         assert set(con.sql("select value_source from published.synthetic_summary").fetchall()) == {("popularity",)}
+
+
+# docs/style.md "Layers" and "YAML" as dbt-project-evaluator checks them, on the manifest. The
+# documented exceptions: base_events is the raw file as a view (no grain: stg_events deduplicates
+# it), model_metrics reads stg_events (every validated event of every window, docs/style.md).
+NO_PRIMARY_KEY = {"base_events"}
+LAYER_READS = {"staging": {"source", "staging"}, "intermediate": {"staging", "intermediate"},
+               "marts": {"intermediate", "marts"}}
+LAYER_EXCEPTIONS = {("model_metrics", "staging")}
+LAYER_PREFIX = {"staging": ("stg_", "base_"), "intermediate": ("int_",)}
+
+
+def evaluator_findings(manifest: dict) -> list[str]:
+    """Every model documented (model and columns) in its own `<model>.yml`, primary-key tested
+    (unique + not_null, unique_combination, or one_row), named for its layer, and reading only its layer's
+    inputs (LAYER_READS): one line per violation."""
+    nodes = manifest["nodes"]
+    models = {k: n for k, n in nodes.items() if n["resource_type"] == "model"}
+    tests = [n for n in nodes.values() if n["resource_type"] == "test" and n.get("test_metadata")]
+    out = []
+    for uid, n in sorted(models.items()):
+        name, layer = n["name"], n["fqn"][1]
+        if not n["description"].strip():
+            out.append(f"{name}: no description")
+        out += [f"{name}.{c}: no description" for c, col in n["columns"].items() if not col["description"].strip()]
+        if not n["columns"]:
+            out.append(f"{name}: no documented columns")
+        if Path(n.get("patch_path") or "").name != f"{name}.yml":
+            out.append(f"{name}: not documented in its own {name}.yml (patch_path {n.get('patch_path')})")
+        mine = [t for t in tests if t.get("attached_node") == uid]
+        kinds = {(t["test_metadata"]["name"], t.get("column_name")) for t in mine}
+        unique_cols = {c for k, c in kinds if k == "unique"}
+        has_pk = (any(k in ("unique_combination", "one_row") for k, _ in kinds)
+                  or any(("not_null", c) in kinds for c in unique_cols))
+        if not has_pk and name not in NO_PRIMARY_KEY:
+            out.append(f"{name}: no primary-key test (unique + not_null, unique_combination, or one_row)")
+        if layer in LAYER_PREFIX and not name.startswith(LAYER_PREFIX[layer]):
+            out.append(f"{name}: a {layer} model not named {' / '.join(LAYER_PREFIX[layer])}*")
+        for dep in n["depends_on"]["nodes"]:
+            read = "source" if dep.startswith("source.") else nodes[dep]["fqn"][1] if dep in nodes else None
+            if read and read not in LAYER_READS.get(layer, set()) and (name, read) not in LAYER_EXCEPTIONS:
+                out.append(f"{name} ({layer}) reads {dep} ({read})")
+    return out
+
+
+def test_every_model_documented_key_tested_and_in_its_layer(built):
+    assert evaluator_findings(built.manifest) == []
+    assert set(built.models) >= NO_PRIMARY_KEY | {m for m, _ in LAYER_EXCEPTIONS}
+    # the checker sees each kind of violation (a shuffled manifest must fail)
+    bad = json.loads(json.dumps(built.manifest))
+    nodes = bad["nodes"]
+    uid = {n["name"]: k for k, n in nodes.items() if n["resource_type"] == "model"}
+    nodes[uid["translation"]]["depends_on"]["nodes"].append(uid["stg_events"])
+    nodes[uid["int_items"]]["depends_on"]["nodes"].append(uid["translation"])
+    nodes[uid["stg_items"]]["depends_on"]["nodes"].append(uid["int_items"])
+    nodes[uid["int_overlap_users"]]["depends_on"]["nodes"].append(next(iter(bad["sources"])))
+    nodes[uid["synthetic_summary"]]["description"] = " "
+    nodes[uid["int_translation"]]["columns"]["p_hat"]["description"] = ""
+    nodes[uid["leak_audit"]]["patch_path"] = "scalr://models/marts/other.yml"
+    for k in [k for k, t in nodes.items() if t["resource_type"] == "test"
+              and t.get("attached_node") == uid["int_walk_graph"]
+              and t["test_metadata"]["name"] in ("unique", "unique_combination", "one_row")]:
+        del nodes[k]
+    found = evaluator_findings(bad)
+    for expected in ("translation (marts) reads model.", "int_items (intermediate) reads model.",
+                     "stg_items (staging) reads model.", "int_overlap_users (intermediate) reads source.",
+                     "synthetic_summary: no description", "int_translation.p_hat: no description",
+                     "leak_audit: not documented in its own", "int_walk_graph: no primary-key test"):
+        assert any(f.startswith(expected) for f in found), (expected, found)
+    assert len(found) == 8, found

@@ -1,0 +1,7 @@
+{#- Primary-key test of a one-row model (its grain is the whole table): fails unless the model has
+    exactly one row; returns the row count otherwise. -#}
+{% test one_row(model) %}
+select n_rows
+from (select count(*) as n_rows from {{ model }}) as counted
+where n_rows <> 1
+{% endtest %}
