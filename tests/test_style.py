@@ -1,13 +1,16 @@
 """The SQL models follow docs/style.md, enforced by sqlfluff with the dbt templater (.sqlfluff); the
-test run itself is grouped as tests/conftest.py intends."""
+README's Configuration table is dbt_project.yml's vars, each once with its default; the test run
+itself is grouped as tests/conftest.py intends."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -17,6 +20,26 @@ def test_sqlfluff_lint_models(tmp_path):
     proc = subprocess.run([str(Path(sys.executable).with_name("sqlfluff")), "lint", "models"],
                           cwd=PROJECT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def config_table(readme: str) -> list[tuple[str, object]]:
+    """(var, default) of each row of the README's Configuration table, the default parsed as YAML."""
+    section = readme.split("\n## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_0-9]+)` \| `([^`]*)` \| ", section, re.M)
+    assert len(rows) == len(re.findall(r"^\| `", section, re.M)), "a row whose default is not one `literal`"
+    return [(name, yaml.safe_load(default)) for name, default in rows]
+
+
+def test_every_var_documented_once_with_its_default():
+    defaults = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
+    rows = config_table((PROJECT / "README.md").read_text())
+    names = [n for n, _ in rows]
+    assert sorted(names) == sorted(defaults), (set(names) ^ set(defaults), len(names))
+    assert {n: d for n, d in rows if d != defaults[n]} == {}
+    # the check sees a wrong default and a missing var (a shuffled table must fail)
+    fake = "\n## Configuration\n| `synthetic_k` | `5` | x |\n| `alignment` | `bucket` | y |\n## Next\n"
+    assert dict(config_table(fake)) == {"synthetic_k": 5, "alignment": "bucket"} != {
+        n: defaults[n] for n in ("synthetic_k", "alignment")}
 
 
 def test_xdist_work_units_are_module_groups(tmp_path):
