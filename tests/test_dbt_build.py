@@ -2,13 +2,17 @@
 (the session's shared build, tests/conftest.py demo_build)."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 
 from scalr import demo_world
 from scalr import ladder as la
 from scalr import learning as ln
+from tests.conftest import PROJECT
 
 
 def test_full_dbt_build_on_demo_world(demo_build):
@@ -77,3 +81,19 @@ def test_one_p_hat_for_features_synthetic_rows_and_the_mart(tmp_path, dbt):
         np.testing.assert_allclose(again[f].to_numpy(float), rows[f].to_numpy(float), rtol=1e-9, atol=1e-9,
                                    err_msg=f)
     assert rows.mf_all.notna().any() and rows.xdomain_sum.gt(0).any()
+
+
+def test_cpu_budget_bench_runs_on_a_built_database(demo_build):
+    """docs/bench/cpu_budget.py (README Performance) on the shared build: the producer, the two
+    writers and the four one-text-column writers each print a time, over the rows two_stage draws."""
+    script = PROJECT / "docs" / "bench" / "cpu_budget.py"
+    proc = subprocess.run([sys.executable, str(script), str(demo_build.res.db), "1"], capture_output=True, text=True,
+                          cwd=PROJECT, timeout=600, env={**os.environ, "PYTHONPATH": str(PROJECT / "python")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = int(re.search(r"^rows ([\d,]+); 1 threads$", proc.stdout, re.M).group(1).replace(",", ""))
+    assert rows > 1000
+    lines = [ln_ for ln_ in proc.stdout.splitlines() if ln_.startswith(("producer", "writer"))]
+    assert [ln_.split(":")[0] for ln_ in lines] == [
+        "producer (two_stage_stream, no write)", "writer, text columns (as stored)", "writer, integer keys",
+        *(f"writer, integer keys but {c} as text" for c in ("user_id", "target_item", "source_domain", "source_item"))]
+    assert all(re.search(r"[\d.]+ s wall, [\d.]+ CPU-s", ln_) for ln_ in lines), lines

@@ -8,7 +8,9 @@ rows the model writes:
      (events query and sort, the in-memory tables, the draws, the Arrow batches), wall and CPU-s;
   2. writer, text columns as synthetic_events stores them: the same batches, already in memory,
      written by DuckDB (CREATE TABLE AS from a RecordBatchReader, then CHECKPOINT);
-  3. writer, integer keys in place of the four text columns (the keyed-storage alternative).
+  3. writer, integer keys in place of the four text columns (the keyed-storage alternative);
+  4. writer, integer keys for all but one text column, for each of the four (what each text
+     column costs).
 It prints each, and the bound rows / ((producer + writer) / C) for C = threads."""
 import os
 import sys
@@ -30,14 +32,20 @@ def timed(f):
     return out, time.perf_counter() - t0, (c1.user - c0.user) + (c1.system - c0.system)
 
 
-def keyed(batches):
-    """The four text columns replaced by integer codes (unique per value within the run's batches)."""
+TEXT = ("user_id", "target_item", "source_domain", "source_item")
+
+
+def keyed(batches, keep=()):
+    """The text columns but ``keep`` replaced by integer codes (unique per value within the run's
+    batches; source_domain, one value here, dropped)."""
     off = 0
     for b in batches:
         u = b.column("user_id")
-        yield pa.record_batch([pa.array(u.indices.to_numpy().astype(np.int64) + off), b.column("target_item").indices,
-                               b.column("source_item").indices] + [b.column(c) for c in b.schema.names[4:]],
-                              names=["user_key", "target_key", "source_key"] + b.schema.names[4:])
+        codes = {"user_id": pa.array(u.indices.to_numpy().astype(np.int64) + off),
+                 "target_item": b.column("target_item").indices, "source_item": b.column("source_item").indices}
+        names = [c for c in TEXT if c in keep or c in codes]
+        yield pa.record_batch([b.column(c) if c in keep else codes[c] for c in names]
+                              + [b.column(c) for c in b.schema.names[4:]], names=names + b.schema.names[4:])
         off += len(u.dictionary)
 
 
@@ -75,6 +83,9 @@ def main():
         bound = n / ((p_cpu + w_cpu) / threads)
         print(f"writer, {name}: {w_wall:.2f} s wall, {w_cpu:.2f} CPU-s, {n / w_wall / 1e6:.2f} M rows/s alone; "
               f"producer + writer {p_cpu + w_cpu:.2f} CPU-s -> at most {bound / 1e6:.2f} M rows/s on {threads} cores")
+    for col in TEXT:
+        w_wall, w_cpu = write(list(keyed(batches, keep=(col,))), threads)
+        print(f"writer, integer keys but {col} as text: {w_wall:.2f} s wall, {w_cpu:.2f} CPU-s")
 
 
 if __name__ == "__main__":
