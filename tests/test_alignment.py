@@ -204,3 +204,26 @@ def test_weight_scale_divides_every_kept_weight_and_keeps_the_same_rows():
     assert GeneratorConfig(k=10).align().weight_scale == 1.0
     with pytest.raises(ValueError, match="weight_scale"):
         AlignConfig(weight_scale=0)
+
+
+def test_bucket_alignment_targets_the_real_positives_shares_not_all_real_rows():
+    """Real positives on cheap items, real negatives on expensive ones: the aligned synthetic
+    positives match the positives' bucket shares (computed here, not by the plan), and a control
+    against all real rows' shares must fail."""
+    rng = np.random.default_rng(0)
+    n_items, n_real, n_syn = 300, 6000, 200_000
+    items = np.array([f"t{k:03d}" for k in range(n_items)])
+    value = rng.lognormal(3, 1, n_items)
+    law = {e: value ** e / (value ** e).sum() for e in (-0.6, 0.8, 0.2)}  # positives, negatives, synthetic
+    real_items = np.r_[items[rng.choice(n_items, n_real, p=law[-0.6])], items[rng.choice(n_items, n_real, p=law[0.8])]]
+    real = pa.table({"item_id": real_items, "label": np.r_[np.ones(n_real, np.int32), np.zeros(n_real, np.int32)]})
+    syn = pa.table({"user_id": [f"u{k % 1000}" for k in range(n_syn)],
+                    "target_item": items[rng.choice(n_items, n_syn, p=law[0.2])], "label": np.ones(n_syn, np.int32)})
+    res = align_detailed(syn, real, pa.table({"item_id": items, "value": value}), AlignConfig("bucket", 10, 1.0, seed=1))
+    v = dict(zip(items, value))
+    all_v = np.array([v[i] for i in real_items])
+    edges = bucket_edges(all_v[:n_real], 10)
+    got = shares(res.table["value_bucket"].to_numpy(), len(edges) + 1)
+    assert tv_distance(got, shares(assign_buckets(all_v[:n_real], edges), len(edges) + 1)) < 0.01
+    assert tv_distance(got, shares(assign_buckets(all_v, edges), len(edges) + 1)) > 0.1
+    assert res.table.num_rows == n_real

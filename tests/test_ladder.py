@@ -190,3 +190,29 @@ def test_target_only_baseline_is_robust_to_coarse_times_and_explicit_labels(gran
     a = res[res.segment == "all"].set_index("config")
     assert a.loc["T", "ne"] < 1
     assert a.loc["T", "recall_at_50"] >= a.loc["heuristic:popularity", "recall_at_50"] - 0.005
+
+
+def test_full_catalog_ranking_excludes_exactly_the_users_own_train_items():
+    """EvalSet: each eval user's excluded candidates are exactly its own target train items, so a
+    scorer that puts them first still ranks every eval positive first (a ladder that forgot the
+    exclusion ranks them 2nd / 3rd)."""
+    from scalr import ladder as la
+    ts = pd.Timestamp("2024-05-01")
+    tt = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "item_id": ["x", "y", "z", "w"], "event_ts": ts, "label": 1,
+                       "is_validation": False})
+    te = pd.DataFrame({"user_id": ["a", "b"], "item_id": ["z", "x"], "event_ts": pd.Timestamp("2024-11-01"),
+                       "label": 1})
+    se = pd.DataFrame({"user_id": ["a"], "source_domain": ["s"], "source_item": ["j"], "event_ts": ts, "label": 1})
+    es = la.EvalSet(la.BuildData(tt, se, te, pd.DataFrame(), pd.Timestamp("2024-10-01")), la.LadderConfig())
+    items = np.asarray(es.items)
+    own = {u: set(tt.item_id[tt.user_id == u]) for u in tt.user_id}
+    ex = es.exclude.toarray().astype(bool)
+    assert len(es.eval_users) == 2
+    for r, u in enumerate(es.eval_users):
+        assert set(items[ex[r]]) == own[es.users[u]]
+    s = np.zeros((len(es.eval_users), len(items)))
+    for r, u in enumerate(es.eval_users):
+        s[r, np.isin(items, list(own[es.users[u]]))] = 10
+    s[es.pos_user, es.pos_item] = 5
+    rank, _ = ev.rank_block(s, ex, es.pos_user, es.pos_item, es.tb_order, ks=(1,))
+    assert rank.tolist() == [0, 0]

@@ -420,3 +420,32 @@ def test_synthetic_features_brute_force():
     assert len(queries) >= 60 and (f["cf_all"][:-2] > 0).mean() > 0.5
     # a pair resting on a single user (t_solo, items[2] of u_solo) is entirely the row's own cell
     assert f["cf_all"][-2] == 0 and f["user_n_synth"][-2] == pytest.approx(np.log1p(3 * lam * 0.5))
+
+
+def test_lightgbm_trains_on_the_non_validation_rows_and_stops_on_the_real_slice(monkeypatch):
+    """models.train_model: LightGBM's train set is exactly the non-validation rows with their
+    sample_weight (lambda on synthetic rows), its early-stopping set exactly the real validation
+    rows (training on the slice would leak what early stopping measures)."""
+    import lightgbm as lgb
+
+    from scalr import models
+    rng = np.random.default_rng(0)
+    n = 2000
+    rows = pd.DataFrame({"f": rng.random(n), "label": (rng.random(n) < 0.3).astype(int),
+                         "is_validation": rng.random(n) < 0.2, "is_synthetic": (rng.random(n) < 0.3).astype(np.int8)})
+    rows.loc[rows.is_synthetic == 1, "is_validation"] = False  # the slice is real rows only
+    rows["sample_weight"] = np.where(rows.is_synthetic == 1, 0.25, 1.0)
+    seen, real_train = {}, lgb.train
+
+    def spy(params, dtr, num_boost_round, valid_sets=None, callbacks=None):
+        m = real_train(params, dtr, num_boost_round, valid_sets=valid_sets, callbacks=callbacks)
+        seen.update(n_train=dtr.num_data(), w=np.asarray(dtr.get_weight()),
+                    n_valid=valid_sets[0].num_data() if valid_sets else 0)
+        return m
+
+    monkeypatch.setattr(models.lgb, "train", spy)
+    models.train_model(rows, ["f"], models.TrainConfig(n_estimators=5))
+    train = rows[~rows.is_validation]
+    assert seen["n_train"] == len(train)
+    assert seen["n_valid"] == int((rows.is_validation & (rows.is_synthetic == 0)).sum()) > 0
+    np.testing.assert_array_equal(np.sort(seen["w"]), np.sort(train.sample_weight.to_numpy()))
