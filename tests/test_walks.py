@@ -159,3 +159,66 @@ def test_empirical_lengths():
         WalkConfig(walk_length="long")
     with pytest.raises(ValueError):
         generate_walks(build_graph([0], [0], 2, 1), np.array([1]), np.array([3]), WalkConfig())
+
+
+def _pooled_gof(counts: dict, law) -> float:
+    """Chi-square p-value of per-context counts (context -> counts over items) against law(context),
+    pooled over the contexts; a draw where the law is 0 fails outright."""
+    chi2 = dof = 0.0
+    for key, cnt in counts.items():
+        exp = law(key)
+        exp = exp / exp.sum() * cnt.sum()
+        assert (cnt[exp == 0] == 0).all(), f"a draw outside the law's support at {key}"
+        m = exp > 0
+        chi2 += ((cnt[m] - exp[m]) ** 2 / exp[m]).sum()
+        dof += m.sum() - 1
+    return float(stats.chi2.sf(chi2, dof))
+
+
+def _row_law(g, weights, user, exclude=None):
+    law = np.zeros(g.n_items)
+    row = g.u_items[g.u_ptr[user]:g.u_ptr[user + 1]]
+    law[row] = weights[row]
+    if exclude is not None:
+        law[exclude] = 0.0
+    return law
+
+
+def test_weighted_non_backtracking_step_fits_its_law():
+    """beta > 0: the item drawn at the second user of a walk follows deg(i)^-beta over that user's
+    items minus the item the walker came by (pooled chi-square per (user, item left) context);
+    the same counts against the unweighted law must fail."""
+    g = _graph(n_users=400, n_items=60, n_edges=3000)
+    beta = 0.5
+    w = g.item_degree.astype(float) ** -beta
+    starts = np.repeat(np.arange(g.n_users), 200)
+    items, users = generate_walks(g, starts, np.full(starts.size, 2), WalkConfig(beta=beta, seed=1), return_users=True)
+    counts = {}
+    for u1, i0, i1 in zip(users[:, 1], items[:, 0], items[:, 1]):
+        if g.user_degree[u1] > 1:
+            counts.setdefault((u1, i0), np.zeros(g.n_items))[i1] += 1
+    counts = {k: c for k, c in counts.items() if c.sum() >= 30}
+    assert len(counts) > 50
+    assert _pooled_gof(counts, lambda k: _row_law(g, w, k[0], exclude=k[1])) > 1e-3
+    assert _pooled_gof(counts, lambda k: _row_law(g, np.ones(g.n_items), k[0], exclude=k[1])) < 1e-6
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_the_step_after_a_restart_excludes_nothing(beta):
+    """After a restart the walker draws from its start user's whole row (deg^-beta weights). A
+    non-backtracking walker at its start user that drew an item with other users can only be at
+    the start user again one step later by a restart: those draws fit that law (a walker that kept
+    the exclusion of the item it left would never draw that item again)."""
+    g = _graph(n_users=400, n_items=60, n_edges=3000)
+    w = g.item_degree.astype(float) ** -beta
+    starts = np.repeat(np.arange(g.n_users), 100)
+    items, users = generate_walks(g, starts, np.full(starts.size, 6), WalkConfig(beta=beta, restart=0.95, seed=2),
+                                  return_users=True)
+    counts = {}
+    for t in range(1, 6):
+        restarted = (users[:, t] == starts) & (users[:, t - 1] == starts) & (g.item_degree[items[:, t - 1]] > 1)
+        for u, i in zip(starts[restarted], items[restarted, t]):
+            counts.setdefault(u, np.zeros(g.n_items))[i] += 1
+    counts = {k: c for k, c in counts.items() if c.sum() >= 30}
+    assert len(counts) > 100
+    assert _pooled_gof(counts, lambda u: _row_law(g, w, u)) > 1e-3
