@@ -526,3 +526,25 @@ def test_leave_self_out_topk_is_the_top_k_of_the_leftover():
         assert got.get((u, j, pd.Timestamp(ts), lab), []) == want
         n_checked += 1
     assert n_checked > 10_000
+
+
+def test_leave_self_out_redraws_are_seeded():
+    """The leave-self-out rejection and redraw uniforms come from synthetic_seed: j has two targets,
+    i0 (u0's own pair, n_ji = 2, 99 % of p_norm) and i1, so nearly every first draw is i0, kept with
+    probability 1/2. Under two seeds the final draws are independent: P(i1) = p_loo(i1) under each,
+    P(i1 under both) = p_loo(i1)^2 (binomial test); redraws that ignore the seed give i1 together."""
+    tr = pa.table({"source_domain": ["src"] * 2, "source_item": ["j"] * 2, "target_item": ["i0", "i1"],
+                   "n_users_ji": [2, 1], "n_users_j": [3, 3], "p_hat": [2 / 3, 1 / 3],
+                   "p_norm": [0.99, 0.01], "target_rank": [1, 2]})
+    n = 20_000
+    ev = pa.table({"user_id": ["u0"] * n, "source_domain": ["src"] * n, "source_item": ["j"] * n,
+                   "event_ts": pa.array(np.datetime64("2024-05-01", "us") + np.arange(n).astype("timedelta64[s]")),
+                   "label": pa.array(np.ones(n, np.int32))})
+    ui = pa.table({"user_id": ["u0", "u0"], "domain": ["src", "tgt"], "domain_role": ["source", "target"],
+                   "item_id": ["j", "i0"]})
+    i1 = {s: sample_synthetic(ev, tr, SamplingConfig(k=1, seed=s, leave_self_out=True), user_items=ui)
+          ["target_item"].to_numpy() == "i1" for s in (1, 2)}
+    p1 = 0.01 / (0.99 * 0.5 + 0.01)  # p_loo(i1): i0 keeps (n_ji - 1) / n_ji of its weight
+    for s in (1, 2):
+        assert stats.binomtest(int(i1[s].sum()), n, p1).pvalue > 1e-3
+    assert stats.binomtest(int((i1[1] & i1[2]).sum()), n, p1 * p1).pvalue > 1e-3
