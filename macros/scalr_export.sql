@@ -7,7 +7,8 @@
     translation, training_rows) from schema `published` (main when published does not exist), with
     the columns, order and types documented in the mart's YAML (data_type: the SQL marts' enforced
     contract, the Python marts' column_types_match test), so the file schema does not depend on the
-    data of a build. Also writes scalr_export_schema_0.parquet: one row per exported column (mart,
+    data of a build. Rows in a table mart's stored order; a view mart (translation) sorted by all
+    its columns in column order, so builds of the same inputs give byte-identical files. Also writes scalr_export_schema_0.parquet: one row per exported column (mart,
     ordinal, column_name, data_type, n_rows). The directory is created when its parent exists.
     From on-run-end (var export_dir set): only after a run in which the marts were published. -#}
 
@@ -50,7 +51,8 @@
     {%- endif -%}
     {%- set cols = nodes[0].columns.values() | list -%}
     {%- set n = run_query("select count(*) from " ~ rel).columns[0].values()[0] -%}
-    {%- do plans.append({'name': name, 'rel': rel, 'cols': cols, 'n': n}) -%}
+    {%- do plans.append({'name': name, 'rel': rel, 'cols': cols, 'n': n,
+        'sorted': nodes[0].config.materialized == 'view'}) -%}
   {%- endfor -%}
 copy (
     {%- for p in plans %}
@@ -69,6 +71,9 @@ copy (
         cast({{ adapter.quote(c.name) }} as {{ c.data_type }}) as {{ adapter.quote(c.name) }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ p.rel }}
+    {%- if p.sorted %}
+    order by all
+    {%- endif %}
 ) to '{{ dir }}/{{ p.name }}.parquet' (format parquet);
 {%- endfor %}
 {%- endmacro %}

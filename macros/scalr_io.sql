@@ -28,7 +28,8 @@
   {%- endif -%}
   {%- set n = scalr_file_count(path) -%}
   {%- if n == 0 -%}
-    {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist, or is a directory: give a file or a glob such as dir/*.csv)") }}
+    {%- set hint = "; var items_path defaults to the demo world's items file (make demo writes it): set it to your items file, or to null to value items by popularity" if var_name == 'items_path' else "" -%}
+    {{ scalr_fail(model_name, "var " ~ var_name ~ ": no file matches '" ~ path ~ "' (0 files, 0 rows; the path does not exist, or is a directory: give a file or a glob such as dir/*.csv" ~ hint ~ ")") }}
   {%- endif -%}
   {%- set rel = run_query(scalr_describe_sql("select * from " ~ reader ~ " limit 0")) -%}
   {%- set types = {} -%}
@@ -161,3 +162,11 @@
   {{ return(adapter.dispatch('scalr_time_quantile', 'scalr')(ts_expr, p)) }}
 {%- endmacro %}
 {% macro default__scalr_time_quantile(ts_expr, p) -%}quantile_cont({{ ts_expr }}, {{ p }}){%- endmacro %}
+
+{% macro scalr_events_read_with() -%}
+  {#- The vars base_events reads the events file with, as one text: base_events stores it in column
+      read_with, and stg_events stops when a run's vars differ (a --select that leaves the base_events
+      view out would otherwise read the previous file). -#}
+  {{ return("events_path=" ~ var('events_path') ~ "; event_time_column=" ~ var('event_time_column')
+            ~ "; event_time_unit=" ~ var('event_time_unit')) }}
+{%- endmacro %}

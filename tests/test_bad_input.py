@@ -19,6 +19,8 @@ stg_events reports every failing check in one message, and independent models fa
   fails  empty train window for the source and for the target domain
                                   -> test_empty_train_window_for_source_and_for_target
   fails  no overlapping users                              -> test_no_overlapping_users
+  fails  a run with new events vars that leaves the base_events view out (it would read the
+         previous file)                                   -> test_a_stale_base_events_view_stops_stg_events
   fails  ids of only tabs / line breaks, an items file with no target-domain row, vars of the
          wrong type or range (train_end 20241001, source_window_days 'abc', max_items_per_user 0)
                                   -> test_control_character_ids_items_without_target_rows_and_bad_vars
@@ -195,7 +197,9 @@ def test_missing_required_column_and_missing_items_path(tmp_path, dbt):
     res = dbt(base_vars(ev, items_path=str(missing)), select="+stg_events stg_items", command="run")
     assert_fails(res, "base_events", f"column event_ts: missing from file '{ev}', so 9 of 9 rows",
                  "event_time_column")
-    assert_fails(res, "stg_items", f"var items_path: no file matches '{missing}' (0 files, 0 rows")
+    assert_fails(res, "stg_items", f"var items_path: no file matches '{missing}' (0 files, 0 rows",
+                 "var items_path defaults to the demo world's items file (make demo writes it): set it to your "
+                 "items file, or to null to value items by popularity)")
 
 
 def test_missing_events_path_and_items_missing_a_column(tmp_path, dbt):
@@ -240,6 +244,28 @@ def test_no_overlapping_users(tmp_path, dbt):
     assert_fails(res, "int_overlap_users", "column user_id: 0 of 6 users (4 with source, 2 with target")
 
 
+def test_a_stale_base_events_view_stops_stg_events(tmp_path, dbt):
+    """base_events is a view created with its run's vars: a later run that selects stg_events but
+    not base_events, with another events file or time unit, stops in stg_events naming both
+    (instead of validating and loading the previous file under the new file's name); with
+    base_events selected it rebuilds, and the same vars pass."""
+    a = write_events(tmp_path / "a.csv", GOOD)
+    b = write_events(tmp_path / "b.csv", GOOD[:-1])
+    db = tmp_path / "stale.duckdb"
+    assert dbt(base_vars(a), select="+stg_events", command="run", name="a", db=db).ok
+    res = dbt(base_vars(b), select="stg_events", command="run", name="b", db=db)
+    assert_fails(res, "scalr input error in model stg_events: column read_with: all 9 rows of base_events were read "
+                 f"with events_path={a}; event_time_column=event_ts; event_time_unit=timestamp, but this run has "
+                 f"events_path={b}; event_time_column=event_ts; event_time_unit=timestamp: base_events is stale")
+    res = dbt(base_vars(a, event_time_unit="date"), select="stg_events", command="run", name="c", db=db)
+    assert_fails(res, "but this run has", "event_time_unit=date: base_events is stale")
+    assert dbt(base_vars(a), select="stg_events", command="run", name="d", db=db).ok
+    res = dbt(base_vars(b), select="base_events stg_events", command="run", name="e", db=db)
+    assert res.ok, res.output[-3000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.sql("select count(*) from stg_events").fetchall() == [(len(GOOD) - 1,)]
+
+
 def test_control_character_ids_items_without_target_rows_and_bad_vars(tmp_path, dbt):
     """Ids of only tabs / line breaks are blank (DuckDB's trim() keeps them); an items file with no
     row of the target domain (header only) would silently value every item by popularity; vars of
@@ -254,7 +280,8 @@ def test_control_character_ids_items_without_target_rows_and_bad_vars(tmp_path, 
     assert_fails(res, "stg_events", "column user_id: 1 of 12 rows have a null or empty user_id",
                  "column item_id: 1 of 12 rows have a null or empty item_id",
                  "column domain: 1 of 12 rows have a null or empty domain")
-    assert_fails(res, "stg_items", "column domain: 0 of 0 rows are of target_domain 'target'", str(items))
+    assert_fails(res, "stg_items", "column domain: 0 of 0 rows are of target_domain 'target'", str(items),
+                 "set var items_path to this data's items file, or to null to value items by popularity")
 
     ev = write_events(tmp_path / "events.csv", GOOD)
     res = dbt(base_vars(ev, train_end=20241001), select="+int_events_train", command="run", name="t")

@@ -47,7 +47,8 @@ typed as (
             cast('1' as {{ scalr_text_type() }}) as label_raw,
             cast(1 as double) as label_value,
         {%- endif %}
-        cast(scalr_source_file as {{ scalr_text_type() }}) as source_file
+        cast(scalr_source_file as {{ scalr_text_type() }}) as source_file,
+        cast({{ scalr_sql_list([scalr_events_read_with()]) }} as {{ scalr_text_type() }}) as read_with
     from source
 ),
 

@@ -5,6 +5,15 @@
 {%- set base = ref('base_events') -%}
 {%- set ctx = "events_path=" ~ var('events_path') -%}
 {%- if scalr_checks_data() -%}
+  {#- base_events is a view created with the vars of the run that built it: a run that selects
+      stg_events but not base_events would read that run's file (and name this run's in errors) -#}
+  {%- set read_with = run_query("select read_with from " ~ base ~ " limit 1").rows -%}
+  {%- if read_with and read_with[0][0] != scalr_events_read_with() -%}
+    {%- set n_rows = run_query("select count(*) from " ~ base).rows[0][0] -%}
+    {{ scalr_fail('stg_events', "column read_with: all " ~ n_rows ~ " rows of base_events were read with "
+        ~ read_with[0][0] ~ ", but this run has " ~ scalr_events_read_with() ~ ": base_events is stale "
+        ~ "(a --select without it); rebuild it with this run's vars, e.g. --select base_events+ or +stg_events") }}
+  {%- endif -%}
   {%- set configured = "domain in (" ~ scalr_sql_list(domains) ~ ")" -%}
   {%- set time_col = var('event_time_column') -%}
   {#- Catalog disjointness: rows (of configured domains, non-empty item_id) whose item_id occurs in

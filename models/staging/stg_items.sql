@@ -33,7 +33,7 @@
   {%- if ns.target == 0 -%}
     {{ scalr_fail('stg_items', "column domain: 0 of " ~ ns.total ~ " rows are of target_domain '"
         ~ var('target_domain') ~ "' (domains present: " ~ (per_domain.columns[0].values() | reject('none')
-        | join(', ') or 'none') ~ "; unset var items_path to value items by popularity) (" ~ ctx ~ ")") }}
+        | join(', ') or 'none') ~ "; set var items_path to this data's items file, or to null to value items by popularity) (" ~ ctx ~ ")") }}
   {%- endif -%}
 {%- endif -%}
 
