@@ -173,7 +173,8 @@ def test_bad_rows_unknown_source_domain_and_bad_items_reported_at_once(tmp_path,
                  "column event_ts: 2 of 25 rows have a time that does not parse as timestamp",
                  "column event_ts: 1 of 25 rows have a time outside [1900, 2200)",
                  "column label: 3 of 25 rows have a missing label or one outside {0, 1}",
-                 "column item_id: 3 of 25 rows have an item_id that also occurs in another domain",
+                 "column item_id: 3 of 25 rows have an item_id that also occurs in another domain "
+                 "(catalogs must be disjoint; 1 such item id, e.g. 's3')",
                  "column domain: configured domain 'music' has 0 of 25 rows", "source_domains")
     assert_fails(res, "stg_items", str(items),
                  "column value: 2 of 5 rows have a missing, non-numeric, NaN, infinite or negative value",

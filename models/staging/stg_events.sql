@@ -20,7 +20,7 @@
       more than one configured domain. One GROUP BY item_id (portable; a window partitioned by
       item_id over every event sorted all rows by text: docs/performance.md). -#}
   {%- set shared_q -%}
-    select sum(n_rows) from (
+    select sum(n_rows), count(*), min(item_id) from (
         select
             item_id,
             count(case when not {{ scalr_is_blank('item_id') }} then 1 end) as n_rows,
@@ -32,7 +32,8 @@
     ) as per_item
     where item_min_domain <> item_max_domain
   {%- endset -%}
-  {%- set n_shared = run_query(shared_q).rows[0][0] or 0 -%}
+  {%- set shared = run_query(shared_q).rows[0] -%}
+  {%- set n_shared = shared[0] or 0 -%}
   {%- set failures = scalr_row_failures(base, [
       ['domain', scalr_is_blank('domain'), "have a null or empty domain"],
       ['user_id', configured ~ " and " ~ scalr_is_blank('user_id'), "have a null or empty user_id"],
@@ -55,7 +56,8 @@
   {%- endfor -%}
   {%- if n_shared > 0 -%}
     {%- do failures.append("column item_id: " ~ n_shared ~ " of " ~ ns.total
-        ~ " rows have an item_id that also occurs in another domain (catalogs must be disjoint)") -%}
+        ~ " rows have an item_id that also occurs in another domain (catalogs must be disjoint; " ~ shared[1]
+        ~ " such item id" ~ ("s" if shared[1] != 1 else "") ~ ", e.g. '" ~ shared[2] ~ "')") -%}
   {%- endif -%}
   {%- for d in domains -%}
     {%- if (counts.get(d) or 0) == 0 -%}
