@@ -88,3 +88,16 @@ def test_synthetic_mf_beats_popularity_and_its_user_shuffled_control_does_not():
     real_s, source_s, tr_s = planted(shuffle=True)
     none = diagnose(real_s, source_s, tr_s, planted_synthetic(real_s, source_s, shuffle=True), cfg)
     assert not overall(none).startswith("signal")
+
+
+def test_k_at_least_the_catalog_is_not_measurable():
+    """Recall@k with k >= the catalog's size ranks every item: every scorer recalls everything, so
+    the verdict is "not measurable", not "no detectable difference" (61 target items, k 61 / 60)."""
+    from scalr.help_diagnostic import overall
+    real, source, tr = planted()
+    n_items = real.item_id.nunique()
+    out = diagnose(real, source, tr, None, DiagnosticConfig(k=n_items, n_boot=50, mf=None)).set_index("scorer")
+    assert (out.recall == 1).all() and out.loc["translation_score", "verdict"] == "not measurable"
+    assert overall(out.reset_index()).startswith(f"not measurable: Recall@{n_items} with k >= the target")
+    below = diagnose(real, source, tr, None, DiagnosticConfig(k=n_items - 1, n_boot=50, mf=None)).set_index("scorer")
+    assert below.loc["translation_score", "verdict"] != "not measurable"

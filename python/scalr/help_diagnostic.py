@@ -24,7 +24,8 @@ for them from what a cold user would have, and is scored on the user's real targ
 
 Every lift is the paired difference scorer - popularity over the same users with a 95 % user
 bootstrap CI. Verdict per scorer: ``beats popularity`` when the CI lies above 0, ``worse than
-popularity`` when below, ``no detectable difference`` otherwise; ``overall`` (``synthetic_summary``
+popularity`` when below, ``no detectable difference`` otherwise, ``not measurable`` when k is at
+least the catalog's size (every scorer then recalls every positive); ``overall`` (``synthetic_summary``
 carries it): the source carries usable signal when some transfer scorer beats popularity. On
 Food-Kitchen the raw translation score and the per-user model disagree (README): the per-user row is
 the one the ladder's T+S outcome follows.
@@ -147,12 +148,14 @@ def diagnose(real_pos: pd.DataFrame, source: pd.DataFrame, translation: pd.DataF
 
     counts = bootstrap_counts(n_held, cfg.n_boot, cfg.seed)
     base = per_user["popularity"]
+    saturated = cfg.k >= n_items  # Recall@k ranks the whole catalog: every scorer recalls everything
     out = []
     for name, v in per_user.items():  # one row per scorer
         lo, hi = ci(counts @ v / n_held)
         d = v - base
         dlo, dhi = ci(counts @ d / n_held) if name != "popularity" else (0.0, 0.0)
-        verdict = ("reference" if name == "popularity" else "beats popularity" if dlo > 0
+        verdict = ("reference" if name == "popularity" else "not measurable" if saturated
+                   else "beats popularity" if dlo > 0
                    else "worse than popularity" if dhi < 0 else "no detectable difference")
         out.append({"scorer": name, "n_users": n_held, "n_positives": len(pos_row), "k": cfg.k,
                     "recall": float(v.mean()), "recall_lo": lo, "recall_hi": hi,
@@ -168,6 +171,9 @@ def overall(diag: pd.DataFrame) -> str:
     t = diag[diag.scorer != "popularity"]
     if not len(t):
         return "not measured (no overlap user with a real target positive)"
+    if (t.verdict == "not measurable").all():
+        return (f"not measurable: Recall@{int(t.k.iat[0])} with k >= the target train catalog's size ranks "
+                "every item, so every scorer recalls every positive (a larger catalog or a smaller k)")
     best = t.loc[t.lift_lo.idxmax()]
     n = int(best.n_users)
     fig = (f"{best.scorer} {best.lift_vs_popularity:+.4f} [{best.lift_lo:+.4f}, {best.lift_hi:+.4f}] "
