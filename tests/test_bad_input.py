@@ -234,7 +234,8 @@ def test_empty_train_window_for_source_and_for_target(tmp_path, dbt):
     res = dbt(base_vars(ev, train_start="2024-07-01"), select="+translation", command="run")
     assert_fails(res, "int_events_train", "column event_ts: domain 'source' has 0 of 6 rows, "
                  "domain 'target' has 0 of 4 rows in the train window [2024-07-01, 2024-10-01)",
-                 "train_start / train_end")
+                 "train_start / train_end; rows of stg_events: the events file's rows of that domain, exact "
+                 "duplicates counted once")
 
 
 def test_no_overlapping_users(tmp_path, dbt):

@@ -26,7 +26,7 @@
   {%- endfor -%}
   {%- if empty -%}
     {{ scalr_fail('int_events_train', "column event_ts: " ~ (empty | join(', ')) ~ " in the train window ["
-        ~ (start or '-inf') ~ ", " ~ end_ ~ ") (vars train_start / train_end)") }}
+        ~ (start or '-inf') ~ ", " ~ end_ ~ ") (vars train_start / train_end; rows of stg_events: the events file's rows of that domain, exact duplicates counted once)") }}
   {%- endif -%}
   {%- if filter_keep -%}
     {%- set kq = "select count(*) from " ~ ref('stg_events') ~ " where domain_role = 'target' and "
