@@ -142,3 +142,19 @@ def test_entropy_rate_matches_simulated_walks():
     ctx = users[:, :-1].ravel() * g.n_items + items[:, :-1].ravel()
     est = _plugin(ctx, items[:, 1:].ravel())
     assert est == pytest.approx(markov_entropy_rate(g, 0.0, non_backtracking=True), abs=0.01)
+
+
+def test_history_scaling_floors_name_their_walks():
+    """The scaling report's "simple walk" floor is the simple walk's entropy rate (it printed the
+    non-backtracking one, so both floors came out equal), and the non-backtracking floor is that
+    walk's; on a graph with degree > 1 rows the two differ."""
+    from scalr import history_scaling as hs
+    rng = np.random.default_rng(3)
+    g = build_graph(rng.integers(0, 200, 1500), rng.integers(0, 40, 1500), 200, 40)
+    f = hs.entropy_floors(g, hs.ScalingConfig(), 40)
+    assert f["entropy_rate_simple_walk"] == pytest.approx(markov_entropy_rate(g, 0.0, non_backtracking=False), rel=1e-12)
+    assert f["entropy_floor_non_backtracking"] == pytest.approx(markov_entropy_rate(g, 0.0, non_backtracking=True),
+                                                                rel=1e-12)
+    assert abs(f["entropy_rate_simple_walk"] - f["entropy_floor_non_backtracking"]) > 0.05
+    assert f["log_catalog"] == pytest.approx(np.log(40))
+    assert np.isnan(hs.entropy_floors(g, hs.ScalingConfig(restart=0.1), 40)["entropy_rate_simple_walk"])

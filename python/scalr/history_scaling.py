@@ -68,6 +68,18 @@ def cf_pairs(g: wk.Graph, n: int, seed: int) -> np.ndarray:
     return np.column_stack([g.u_items[e], g.u_items[g.u_ptr[u] + k]])
 
 
+def entropy_floors(g: wk.Graph, cfg: ScalingConfig, n_items: int) -> dict:
+    """The report's floors: the entropy rate of the simple walk (no non-backtracking) at cfg.beta,
+    the non-backtracking walk's (what WalkConfig generates by default) at beta 0, both without
+    restart (NaN / absent otherwise), and log of the catalog (a uniform guess)."""
+    floor = {"entropy_rate_simple_walk": sc.markov_entropy_rate(g, cfg.beta, non_backtracking=False)
+             if cfg.restart == 0 else float("nan")}
+    if cfg.non_backtracking and cfg.beta == 0 and cfg.restart == 0:
+        floor["entropy_floor_non_backtracking"] = sc.markov_entropy_rate(g, 0.0, non_backtracking=True)
+    floor["log_catalog"] = float(np.log(n_items))
+    return floor
+
+
 def run(real: pd.DataFrame, real_hist: Histories, n_items: int, cfg: ScalingConfig, tcfg: tr.TrainConfig,
         log=print) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     g, _ = graph_of(real, n_items)
@@ -116,9 +128,6 @@ def run(real: pd.DataFrame, real_hist: Histories, n_items: int, cfg: ScalingConf
             except ValueError as exc:
                 rec["fit_error"] = str(exc)
             fits.append(rec)
-    floor = {"entropy_rate_simple_walk": sc.markov_entropy_rate(g, cfg.beta) if cfg.restart == 0 else float("nan")}
-    if cfg.non_backtracking and cfg.beta == 0 and cfg.restart == 0:
-        floor["entropy_floor_non_backtracking"] = sc.markov_entropy_rate(g, 0.0, non_backtracking=True)
-    floor["log_catalog"] = float(np.log(n_items))
+    floor = entropy_floors(g, cfg, n_items)
     extra = {"floor": floor, "visits": visits, "degree": g.item_degree}
     return pts, pd.DataFrame(fits), extra
