@@ -50,9 +50,12 @@
 {% macro scalr_source_domains() -%}
   {%- set sd = var('source_domains') -%}
   {%- if sd is string -%}{%- set sd = sd.split(',') | map('trim') | list -%}{%- endif -%}
-  {%- if sd | length == 0 -%}{{ scalr_fail('stg_events', "var source_domains is empty") }}{%- endif -%}
+  {#- a vars error, found while dbt parses whichever model reads the domains first: the message names
+      that model, as dbt's own header does -#}
+  {%- set where = model.name if model is defined and model.name is defined else 'stg_events' -%}
+  {%- if sd | length == 0 -%}{{ scalr_fail(where, "var source_domains is empty") }}{%- endif -%}
   {%- if var('target_domain') in sd -%}
-    {{ scalr_fail('stg_events', "column domain: target_domain '" ~ var('target_domain') ~ "' is also listed in source_domains") }}
+    {{ scalr_fail(where, "column domain: target_domain '" ~ var('target_domain') ~ "' is also listed in source_domains (vars target_domain / source_domains; 0 rows read)") }}
   {%- endif -%}
   {{ return(sd) }}
 {%- endmacro %}

@@ -19,6 +19,8 @@ stg_events reports every failing check in one message, and independent models fa
   fails  empty train window for the source and for the target domain
                                   -> test_empty_train_window_for_source_and_for_target
   fails  no overlapping users                              -> test_no_overlapping_users
+  fails  the target domain listed as a source; no source domain
+                                  -> test_target_domain_listed_as_a_source_and_no_source_domain
   fails  a run with new events vars that leaves the base_events view out (it would read the
          previous file)                                   -> test_a_stale_base_events_view_stops_stg_events
   fails  ids of only tabs / line breaks, an items file with no target-domain row, vars of the
@@ -46,6 +48,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -244,6 +247,18 @@ def test_no_overlapping_users(tmp_path, dbt):
     ev = write_events(tmp_path / "events.csv", rows)
     res = dbt(base_vars(ev), select="+translation", command="run")
     assert_fails(res, "int_overlap_users", "column user_id: 0 of 6 users (4 with source, 2 with target")
+
+
+def test_target_domain_listed_as_a_source_and_no_source_domain(tmp_path, dbt):
+    """Vars errors found while dbt parses: the message names the model dbt's header names."""
+    ev = write_events(tmp_path / "events.csv", GOOD)
+    res = dbt(base_vars(ev, source_domains=["source", "target"]), select="+stg_events", command="run", name="a")
+    assert_fails(res, "column domain: target_domain 'target' is also listed in source_domains (vars target_domain / "
+                 "source_domains; 0 rows read)")
+    header = re.search(r"Compilation Error in model (\w+)", res.output)
+    assert header and f"scalr input error in model {header.group(1)}: column domain" in res.output
+    res = dbt(base_vars(ev, source_domains=[]), select="+stg_events", command="run", name="b")
+    assert_fails(res, "var source_domains is empty")
 
 
 def test_a_stale_base_events_view_stops_stg_events(tmp_path, dbt):
