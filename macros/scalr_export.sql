@@ -8,8 +8,9 @@
     the columns, order and types documented in the mart's YAML (data_type: the SQL marts' enforced
     contract, the Python marts' column_types_match test), so the file schema does not depend on the
     data of a build. Rows in a table mart's stored order; a view mart (translation) sorted by all
-    its columns in column order, so builds of the same inputs give byte-identical files. Also writes scalr_export_schema_0.parquet: one row per exported column (mart,
-    ordinal, column_name, data_type, n_rows). The directory is created when its parent exists.
+    its columns in column order, so builds of the same inputs give byte-identical files. Also
+    writes scalr_export_schema_0.parquet: one row per exported column (mart, ordinal, column_name,
+    data_type, n_rows). The directory is created when its parent exists.
     From on-run-end (var export_dir set): only after a run in which the marts were published. -#}
 
 {% macro scalr_export_marts(results) -%}

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -30,16 +29,27 @@ def config_table(readme: str) -> list[tuple[str, object]]:
     return [(name, yaml.safe_load(default)) for name, default in rows]
 
 
+def config_mismatches(readme: str, defaults: dict) -> list[str]:
+    """Vars missing from the table, rows that are not vars or are there twice, and wrong defaults."""
+    rows = config_table(readme)
+    names = [n for n, _ in rows]
+    out = [f"{n}: not in the table" for n in sorted(set(defaults) - set(names))]
+    out += [f"{n}: not a var" for n in sorted(set(names) - set(defaults))]
+    out += [f"{n}: {names.count(n)} rows" for n in sorted(set(names)) if names.count(n) > 1]
+    return out + [f"{n}: default {d!r}, dbt_project.yml {defaults[n]!r}" for n, d in rows
+                  if n in defaults and d != defaults[n]]
+
+
 def test_every_var_documented_once_with_its_default():
     defaults = yaml.safe_load((PROJECT / "dbt_project.yml").read_text())["vars"]
-    rows = config_table((PROJECT / "README.md").read_text())
-    names = [n for n, _ in rows]
-    assert sorted(names) == sorted(defaults), (set(names) ^ set(defaults), len(names))
-    assert {n: d for n, d in rows if d != defaults[n]} == {}
-    # the check sees a wrong default and a missing var (a shuffled table must fail)
-    fake = "\n## Configuration\n| `synthetic_k` | `5` | x |\n| `alignment` | `bucket` | y |\n## Next\n"
-    assert dict(config_table(fake)) == {"synthetic_k": 5, "alignment": "bucket"} != {
-        n: defaults[n] for n in ("synthetic_k", "alignment")}
+    assert config_mismatches((PROJECT / "README.md").read_text(), defaults) == []
+    # the same check on a shuffled table: a wrong default, a var twice, a row that is no var, the rest missing
+    fake = ("\n## Configuration\n| `synthetic_k` | `5` | x |\n| `alignment` | `bucket` | y |\n"
+            "| `alignment` | `bucket` | y |\n| `no_such_var` | `1` | z |\n## Next\n")
+    found = config_mismatches(fake, defaults)
+    assert f"synthetic_k: default 5, dbt_project.yml {defaults['synthetic_k']!r}" in found
+    assert "alignment: 2 rows" in found and "no_such_var: not a var" in found
+    assert sum(f.endswith("not in the table") for f in found) == len(defaults) - 2
 
 
 def test_xdist_work_units_are_module_groups(tmp_path):
